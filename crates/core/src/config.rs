@@ -1,0 +1,347 @@
+//! `config.json`: the saved tenants, the active tenant, certificate pins and settings.
+//!
+//! No secret is ever stored here (tokens live in the vault, see [`crate::vault`]). The file carries a
+//! `version` so that later releases can migrate it; it is replaced atomically
+//! ([`crate::fsutil::write_atomic`]) and edited under a cross-process lock, so the app and the CLI
+//! can change it at the same time without losing each other's edits.
+
+use crate::error::{Error, Result};
+use crate::fsutil::{self, FileLock};
+use crate::validate;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// The config format this build writes.
+pub const CONFIG_VERSION: u32 = 1;
+/// Azure CLI's public client id, used by the seed document.
+pub const DEFAULT_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+pub const DEFAULT_SCOPE: &str = "Directory.AccessAsUser.All User.ReadWrite.All offline_access";
+pub const AUTHORITY_GLOBAL: &str = "https://login.microsoftonline.com";
+pub const AUTHORITY_US_GOV: &str = "https://login.microsoftonline.us";
+pub const AUTHORITY_CHINA: &str = "https://login.partner.microsoftonline.cn";
+
+/// VBM365 REST API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiVersion {
+    V6,
+    V7,
+    #[default]
+    V8,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V6 => "v6",
+            ApiVersion::V7 => "v7",
+            ApiVersion::V8 => "v8",
+        }
+    }
+
+    /// v7 and later tie refresh tokens to a browser cookie unless asked not to.
+    pub fn has_antiforgery(self) -> bool {
+        !matches!(self, ApiVersion::V6)
+    }
+
+    /// `POST /token/logout` exists from v7 on.
+    pub fn has_logout(self) -> bool {
+        !matches!(self, ApiVersion::V6)
+    }
+}
+
+impl std::str::FromStr for ApiVersion {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "v6" | "6" => Ok(ApiVersion::V6),
+            "v7" | "7" => Ok(ApiVersion::V7),
+            "v8" | "8" => Ok(ApiVersion::V8),
+            other => Err(Error::InvalidInput(format!(
+                "unknown API version '{other}': use v6, v7 or v8"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A saved tenant: everything needed to sign in, nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantProfile {
+    /// Organization name as VBM365 knows it, e.g. `contoso.onmicrosoft.com` (stored lowercase).
+    pub name: String,
+    /// VBM365 REST API base URL, e.g. `https://vbm.example.local:4443`.
+    pub server: Url,
+    #[serde(default)]
+    pub api_version: ApiVersion,
+    /// Microsoft identity platform authority, e.g. `https://login.microsoftonline.com`.
+    pub authority: Url,
+    pub client_id: String,
+    pub scope: String,
+    /// Keep the Microsoft refresh token so that a refused VBM365 refresh can sign in again silently.
+    #[serde(default = "default_true")]
+    pub remember_ms_sign_in: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl TenantProfile {
+    /// A profile with the defaults of SPEC §2, validated.
+    pub fn new(name: &str, server: &str) -> Result<Self> {
+        let p = TenantProfile {
+            name: validate::tenant_name(name)?,
+            server: validate::server_url(server)?,
+            api_version: ApiVersion::default(),
+            authority: validate::authority_url(AUTHORITY_GLOBAL)?,
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            scope: DEFAULT_SCOPE.to_string(),
+            remember_ms_sign_in: true,
+        };
+        Ok(p)
+    }
+
+    /// Checks every field (used for profiles edited in the UI or read from disk).
+    pub fn validate(&self) -> Result<()> {
+        validate::tenant_name(&self.name)?;
+        validate::server_url(self.server.as_str())?;
+        validate::authority_url(self.authority.as_str())?;
+        validate::client_id(&self.client_id)?;
+        validate::scope(&self.scope)?;
+        Ok(())
+    }
+
+    /// `host:port` of the VBM365 server, the key of certificate pins.
+    pub fn server_host_port(&self) -> String {
+        validate::host_port(&self.server)
+    }
+}
+
+/// App and CLI settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub auto_refresh: bool,
+    pub close_to_tray: bool,
+    pub start_at_login: bool,
+    /// `true` keeps secrets in a plain 0600 file instead of the OS keyring (explicit opt-in).
+    pub plaintext_storage: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            auto_refresh: true,
+            close_to_tray: true,
+            start_at_login: false,
+            plaintext_storage: false,
+        }
+    }
+}
+
+/// The whole `config.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub version: u32,
+    /// Random id naming this config's vault key in the OS keyring (not a secret).
+    pub vault_id: String,
+    #[serde(default)]
+    pub active_tenant: Option<String>,
+    #[serde(default)]
+    pub tenants: Vec<TenantProfile>,
+    /// SHA-256 fingerprints (lowercase hex) of trusted server certificates, by `host:port`.
+    #[serde(default)]
+    pub trusted_certificates: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: CONFIG_VERSION,
+            vault_id: new_vault_id(),
+            active_tenant: None,
+            tenants: Vec::new(),
+            trusted_certificates: BTreeMap::new(),
+            settings: Settings::default(),
+        }
+    }
+}
+
+fn new_vault_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+impl Config {
+    pub fn tenant(&self, name: &str) -> Option<&TenantProfile> {
+        let name = name.trim().to_ascii_lowercase();
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// The named tenant, or the active one when `name` is `None`.
+    pub fn resolve(&self, name: Option<&str>) -> Result<&TenantProfile> {
+        match name {
+            Some(n) => self
+                .tenant(n)
+                .ok_or_else(|| Error::TenantNotFound(n.to_string())),
+            None => {
+                let active = self.active_tenant.as_deref().ok_or(Error::NoActiveTenant)?;
+                self.tenant(active)
+                    .ok_or_else(|| Error::TenantNotFound(active.to_string()))
+            }
+        }
+    }
+
+    /// Pins of a `host:port`.
+    pub fn pins_for(&self, host_port: &str) -> &[String] {
+        self.trusted_certificates
+            .get(host_port)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Brings an older file up to [`CONFIG_VERSION`]. Version 1 is the first format; later formats
+    /// add a step here (`1 => { ...; self.version = 2 }`) so that old files keep working.
+    fn migrate(mut self, path: &Path) -> Result<Self> {
+        if self.version > CONFIG_VERSION {
+            return Err(Error::ConfigCorrupt {
+                path: path.display().to_string(),
+                detail: format!(
+                    "written by a newer vbm365-auth (format {}, this build reads up to {CONFIG_VERSION})",
+                    self.version
+                ),
+            });
+        }
+        if self.version == 0 {
+            self.version = CONFIG_VERSION;
+        }
+        if self.vault_id.is_empty() {
+            self.vault_id = new_vault_id();
+        }
+        Ok(self)
+    }
+}
+
+/// Reads and edits `config.json` in a config directory.
+#[derive(Debug, Clone)]
+pub struct ConfigStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+impl ConfigStore {
+    pub fn new(dir: &Path) -> Self {
+        ConfigStore {
+            path: dir.join("config.json"),
+            lock_path: dir.join("locks").join("config.lock"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current config, or the default one when no file exists yet (nothing is written).
+    pub fn load(&self) -> Result<Config> {
+        match fsutil::read_optional(&self.path)? {
+            None => Ok(Config::default()),
+            Some(bytes) => {
+                let cfg: Config =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::ConfigCorrupt {
+                        path: self.path.display().to_string(),
+                        detail: e.to_string(),
+                    })?;
+                cfg.migrate(&self.path)
+            }
+        }
+    }
+
+    /// Read-modify-write under the cross-process config lock. The closure's error aborts the edit
+    /// and leaves the file untouched.
+    pub fn update<T>(&self, edit: impl FnOnce(&mut Config) -> Result<T>) -> Result<(Config, T)> {
+        let _lock = FileLock::acquire_blocking(&self.lock_path)?;
+        let mut cfg = self.load()?;
+        let out = edit(&mut cfg)?;
+        self.write(&cfg)?;
+        Ok((cfg, out))
+    }
+
+    fn write(&self, cfg: &Config) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(cfg).map_err(|e| Error::ConfigCorrupt {
+            path: self.path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        fsutil::write_atomic(&self.path, &bytes, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_default_and_update_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        assert!(store.load().unwrap().tenants.is_empty());
+        store
+            .update(|c| {
+                c.tenants
+                    .push(TenantProfile::new("Contoso.onmicrosoft.com", "https://vbm.example:4443").unwrap());
+                Ok(())
+            })
+            .unwrap();
+        let cfg = store.load().unwrap();
+        assert_eq!(cfg.tenants[0].name, "contoso.onmicrosoft.com");
+        assert_eq!(cfg.version, CONFIG_VERSION);
+        assert!(cfg.tenant("CONTOSO.onmicrosoft.com").is_some());
+    }
+
+    #[test]
+    fn failed_edit_leaves_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        store.update(|c| { c.active_tenant = Some("a".into()); Ok(()) }).unwrap();
+        let before = std::fs::read(store.path()).unwrap();
+        let err = store
+            .update(|c| -> Result<()> {
+                c.active_tenant = Some("b".into());
+                Err(Error::InvalidInput("no".into()))
+            })
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+    }
+
+    #[test]
+    fn newer_format_is_refused_and_garbage_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        std::fs::write(store.path(), br#"{"version": 99, "vault_id": "x"}"#).unwrap();
+        let e = store.load().unwrap_err();
+        assert_eq!(e.code(), "config_corrupt");
+        assert!(e.to_string().contains("newer"), "{e}");
+        std::fs::write(store.path(), b"{\"version\": 1, \"vau").unwrap();
+        assert_eq!(store.load().unwrap_err().code(), "config_corrupt");
+    }
+
+    #[test]
+    fn version_zero_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        std::fs::write(store.path(), br#"{"version": 0, "vault_id": ""}"#).unwrap();
+        let c = store.load().unwrap();
+        assert_eq!(c.version, CONFIG_VERSION);
+        assert_eq!(c.vault_id.len(), 32);
+    }
+}

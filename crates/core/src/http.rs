@@ -1,0 +1,291 @@
+//! The one HTTP client of a process: rustls with [`PinningVerifier`], timeouts on every request, no
+//! redirects (token endpoints must not be bounced elsewhere), system proxy variables honoured, and
+//! reply bodies read with a size cap.
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::tls::{self, Pins, PinningVerifier};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Largest reply body accepted. Token responses are a few KiB; anything bigger is not a token reply.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Timeouts of the client.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Defaults, overridable by `VBM365_AUTH_HTTP_TIMEOUT` (seconds, for slow links and tests).
+    pub fn from_env() -> Self {
+        let mut t = Timeouts::default();
+        if let Some(secs) = std::env::var("VBM365_AUTH_HTTP_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+        {
+            t.request = Duration::from_secs_f64(secs);
+            t.connect = t.connect.min(t.request);
+        }
+        t
+    }
+}
+
+/// A reply with its body read (bounded). Its `Debug` omits the body, which may hold tokens.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Process-wide HTTP client with certificate pins.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    pins: Arc<Pins>,
+    verifier: Arc<PinningVerifier>,
+    timeouts: Timeouts,
+}
+
+impl Http {
+    pub fn new(timeouts: Timeouts, extra_ca_pem: &[Vec<u8>]) -> Result<Self> {
+        let pins = Arc::new(Pins::default());
+        let verifier = Arc::new(PinningVerifier::new(pins.clone(), extra_ca_pem));
+        let tls = rustls::ClientConfig::builder_with_provider(verifier.provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::InvalidInput(format!("TLS setup failed: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("vbm365-auth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("HTTP client setup failed: {e}")))?;
+        Ok(Http {
+            client,
+            pins,
+            verifier,
+            timeouts,
+        })
+    }
+
+    pub fn pins(&self) -> &Pins {
+        &self.pins
+    }
+
+    pub fn verifier(&self) -> &Arc<PinningVerifier> {
+        &self.verifier
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body, optionally with a bearer token.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        fields: &[(&str, &str)],
+        bearer: Option<&Secret>,
+    ) -> Result<Reply> {
+        let body = form_body(fields);
+        let mut req = self
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        self.send(url, req).await
+    }
+
+    /// GET with an optional bearer token.
+    pub async fn get(&self, url: &Url, bearer: Option<&Secret>) -> Result<Reply> {
+        let mut req = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        self.send(url, req).await
+    }
+
+    async fn send(&self, url: &Url, req: reqwest::RequestBuilder) -> Result<Reply> {
+        let mut resp = req.send().await.map_err(|e| self.map_err(url, e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large(url));
+        }
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(too_large(url));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Err(self.map_err(url, e)),
+                Err(e) => {
+                    return Err(Error::BadResponse {
+                        service: service_name(url),
+                        detail: format!(
+                            "the reply was cut off after {} bytes ({})",
+                            body.len(),
+                            innermost(&e)
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(Reply {
+            status,
+            content_type,
+            body,
+            headers,
+        })
+    }
+
+    fn map_err(&self, url: &Url, e: reqwest::Error) -> Error {
+        let shown = origin(url);
+        if let Some(tls) = tls::classify_tls_failure(&e, url.host_str().unwrap_or_default()) {
+            return tls;
+        }
+        if e.is_timeout() {
+            return Error::Timeout {
+                url: shown,
+                after: self.timeouts.request,
+            };
+        }
+        Error::Network {
+            url: shown,
+            detail: innermost(&e),
+        }
+    }
+}
+
+fn too_large(url: &Url) -> Error {
+    Error::BadResponse {
+        service: service_name(url),
+        detail: format!("the reply is larger than {} KiB", MAX_BODY / 1024),
+    }
+}
+
+/// Scheme, host and port of a URL: what errors show of an address.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// A label for error messages, told from the path (both services are reached through here).
+fn service_name(url: &Url) -> &'static str {
+    if url.path().contains("/oauth2/") {
+        "the Microsoft identity platform"
+    } else {
+        "the VBM365 server"
+    }
+}
+
+/// The deepest cause's message: "Connection refused (os error 111)" rather than a URL-laden chain.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// `a=b&c=d` with form encoding (spaces as `+`, everything else percent-encoded as needed).
+pub fn form_body(fields: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// Text for an error reply that is not JSON: the HTML `<title>` if any, else a short summary. Never
+/// echoes arbitrary body bytes (they may hold a token).
+pub fn describe_non_json(reply: &Reply) -> String {
+    if reply.body.is_empty() {
+        return "empty reply".to_string();
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let lower = text.to_ascii_lowercase();
+    if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
+        if b > a + 7 {
+            let title: String = text[a + 7..b].split_whitespace().collect::<Vec<_>>().join(" ");
+            let title: String = title.chars().take(120).collect();
+            return format!("an HTML page titled \"{title}\"");
+        }
+    }
+    format!(
+        "a {} reply of {} bytes that is not JSON",
+        reply.content_type.as_deref().unwrap_or("untyped"),
+        reply.body.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_is_exact() {
+        assert_eq!(
+            form_body(&[("a", "x y"), ("assertion", r#"{"k":"v&=+"}"#)]),
+            "a=x+y&assertion=%7B%22k%22%3A%22v%26%3D%2B%22%7D"
+        );
+    }
+
+    #[test]
+    fn html_error_pages_are_summarised_by_title() {
+        let r = Reply {
+            status: 502,
+            content_type: Some("text/html".into()),
+            body: b"<html><head><title>502 Bad\n Gateway</title></head><body>secret?</body></html>".to_vec(),
+            headers: Default::default(),
+        };
+        assert_eq!(describe_non_json(&r), "an HTML page titled \"502 Bad Gateway\"");
+        let r = Reply { body: b"access_token=abc".to_vec(), content_type: None, ..r };
+        let d = describe_non_json(&r);
+        assert!(!d.contains("abc"), "{d}");
+    }
+}

@@ -1,0 +1,24 @@
+//! Core of VBM365 Auth: sign in to Veeam Backup for Microsoft 365 REST servers with modern
+//! app-only authentication (Microsoft device-code flow → VBM365 assertion exchange), keep the
+//! tokens fresh, and store them securely. No GUI dependencies: the desktop app and the CLI are thin
+//! faces over [`session::Engine`].
+
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod http;
+mod json;
+pub mod keystore;
+pub mod msid;
+pub mod secret;
+pub mod session;
+pub mod tls;
+pub mod trust;
+pub mod validate;
+pub mod vault;
+pub mod vbm;
+
+pub use config::{ApiVersion, Config, TenantProfile};
+pub use error::{Error, Result};
+pub use secret::Secret;
+pub use session::{AccessToken, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice, TenantState, TenantStatus};

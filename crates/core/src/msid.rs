@@ -1,0 +1,370 @@
+//! Client of the Microsoft identity platform v2.0 endpoints: device authorization (RFC 8628),
+//! polling, and the refresh-token grant used for silent re-sign-in.
+
+use crate::config::TenantProfile;
+use crate::error::{Error, Result};
+use crate::http::{describe_non_json, Http, Reply};
+use crate::json;
+use crate::secret::Secret;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// RFC 8628 §3.2: the interval when the server sends none.
+pub const DEFAULT_INTERVAL: u64 = 5;
+/// RFC 8628 §3.5: what `slow_down` adds to the interval.
+pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// Cap of the back-off after transport errors and 5xx replies.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+const SERVICE: &str = "the Microsoft identity platform";
+
+/// The device authorization response (step 1).
+#[derive(Debug, Clone)]
+pub struct DeviceAuthorization {
+    pub device_code: Secret,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_in: u64,
+    pub interval: u64,
+    pub message: Option<String>,
+}
+
+/// A successful Microsoft token response. `raw` is the body exactly as received: it becomes the
+/// VBM365 assertion byte for byte.
+#[derive(Debug, Clone)]
+pub struct MsTokenResponse {
+    pub raw: Secret,
+    pub refresh_token: Option<Secret>,
+}
+
+/// One poll's outcome.
+#[derive(Debug)]
+pub enum Poll {
+    Pending,
+    SlowDown,
+    Done(MsTokenResponse),
+    /// Stop: the user declined, the code expired, a policy blocked the sign-in, …
+    Fatal(Error),
+    /// Try again later: network faults, timeouts, 5xx.
+    Transient(Error),
+}
+
+/// Progress of [`poll_device_flow`], for live status in the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlowEvent {
+    Waiting { next_poll_in: Duration },
+    SlowedDown { interval: Duration },
+    Retrying { reason: String, next_poll_in: Duration },
+}
+
+/// Polls until the user approves, an error stops the flow, or `expires_in` runs out. Never polls
+/// sooner than the current interval after the previous poll (RFC 8628 §3.5); `slow_down` adds 5 s
+/// to this and every later interval; transient errors back off exponentially up to
+/// [`MAX_BACKOFF`]. Time is tokio's, so tests run it in virtual time. Cancel by dropping the future.
+pub async fn poll_device_flow<F, Fut>(
+    interval: u64,
+    expires_in: u64,
+    mut poll: F,
+    mut on_event: impl FnMut(FlowEvent),
+) -> Result<MsTokenResponse>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Poll>,
+{
+    let deadline = Instant::now() + Duration::from_secs(expires_in);
+    let mut interval = Duration::from_secs(interval.max(1));
+    let mut wait = interval;
+    let mut failures: u32 = 0;
+    on_event(FlowEvent::Waiting { next_poll_in: wait });
+    loop {
+        if Instant::now() + wait > deadline {
+            return Err(Error::DeviceCodeExpired);
+        }
+        tokio::time::sleep(wait).await;
+        match poll().await {
+            Poll::Pending => {
+                failures = 0;
+                wait = interval;
+            }
+            Poll::SlowDown => {
+                failures = 0;
+                interval += SLOW_DOWN_STEP;
+                wait = interval;
+                on_event(FlowEvent::SlowedDown { interval });
+            }
+            Poll::Done(token) => return Ok(token),
+            Poll::Fatal(e) => return Err(e),
+            Poll::Transient(e) => {
+                failures = failures.saturating_add(1);
+                let factor = 2u32.saturating_pow(failures.min(16));
+                wait = interval.saturating_mul(factor).clamp(interval, MAX_BACKOFF.max(interval));
+                on_event(FlowEvent::Retrying {
+                    reason: e.to_string(),
+                    next_poll_in: wait,
+                });
+            }
+        }
+    }
+}
+
+/// Client of `{authority}/{tenant}/oauth2/v2.0/*`.
+#[derive(Debug, Clone)]
+pub struct IdentityClient {
+    http: Http,
+}
+
+fn endpoint(profile: &TenantProfile, leaf: &str) -> Result<Url> {
+    profile
+        .authority
+        .join(&format!("{}/oauth2/v2.0/{leaf}", profile.name))
+        .map_err(|e| Error::InvalidInput(format!("bad authority URL: {e}")))
+}
+
+impl IdentityClient {
+    pub fn new(http: Http) -> Self {
+        IdentityClient { http }
+    }
+
+    /// Step 1: `POST /devicecode`.
+    pub async fn device_code(&self, profile: &TenantProfile) -> Result<DeviceAuthorization> {
+        let url = endpoint(profile, "devicecode")?;
+        let reply = self
+            .http
+            .post_form(
+                &url,
+                &[("client_id", &profile.client_id), ("scope", &profile.scope)],
+                None,
+            )
+            .await?;
+        if reply.status != 200 {
+            return Err(identity_error(&reply));
+        }
+        let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
+        let field = |k: &str| json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")));
+        Ok(DeviceAuthorization {
+            device_code: Secret::new(field("device_code")?),
+            user_code: field("user_code")?,
+            verification_uri: json::string(&o, "verification_uri")
+                .or_else(|| json::string(&o, "verification_url"))
+                .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
+            expires_in: json::uint(&o, "expires_in")
+                .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?,
+            interval: json::uint(&o, "interval").filter(|i| *i > 0).unwrap_or(DEFAULT_INTERVAL),
+            message: json::string(&o, "message"),
+        })
+    }
+
+    /// Step 3: one `POST /token` with the device code.
+    pub async fn poll(&self, profile: &TenantProfile, device_code: &Secret) -> Poll {
+        let url = match endpoint(profile, "token") {
+            Ok(u) => u,
+            Err(e) => return Poll::Fatal(e),
+        };
+        let reply = self
+            .http
+            .post_form(
+                &url,
+                &[
+                    ("grant_type", DEVICE_CODE_GRANT),
+                    ("client_id", &profile.client_id),
+                    ("device_code", device_code.expose()),
+                ],
+                None,
+            )
+            .await;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) if e.is_transient() => return Poll::Transient(e),
+            Err(e) => return Poll::Fatal(e),
+        };
+        if reply.status == 200 {
+            return match token_response(reply) {
+                Ok(t) => Poll::Done(t),
+                Err(e) => Poll::Fatal(e),
+            };
+        }
+        if reply.status >= 500 {
+            return Poll::Transient(identity_error(&reply));
+        }
+        let err = identity_error(&reply);
+        match &err {
+            Error::Identity { error, .. } if error == "authorization_pending" => Poll::Pending,
+            Error::Identity { error, .. } if error == "slow_down" => Poll::SlowDown,
+            _ => Poll::Fatal(err),
+        }
+    }
+
+    /// Silent re-sign-in: `grant_type=refresh_token` with the saved Microsoft refresh token.
+    pub async fn refresh(&self, profile: &TenantProfile, refresh_token: &Secret) -> Result<MsTokenResponse> {
+        let url = endpoint(profile, "token")?;
+        let reply = self
+            .http
+            .post_form(
+                &url,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &profile.client_id),
+                    ("refresh_token", refresh_token.expose()),
+                    ("scope", &profile.scope),
+                ],
+                None,
+            )
+            .await?;
+        if reply.status != 200 {
+            return Err(identity_error(&reply));
+        }
+        token_response(reply)
+    }
+}
+
+fn bad(detail: String) -> Error {
+    Error::BadResponse { service: SERVICE, detail }
+}
+
+fn token_response(reply: Reply) -> Result<MsTokenResponse> {
+    let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
+    if json::string(&o, "access_token").is_none() {
+        return Err(bad("the token reply has no 'access_token'".into()));
+    }
+    let refresh_token = json::string(&o, "refresh_token").map(Secret::new);
+    let raw = String::from_utf8(reply.body).map_err(|_| bad("the token reply is not UTF-8".into()))?;
+    Ok(MsTokenResponse {
+        raw: Secret::new(raw),
+        refresh_token,
+    })
+}
+
+/// An OAuth error reply of the identity platform as a product error.
+fn identity_error(reply: &Reply) -> Error {
+    let Some(o) = json::object(&reply.body) else {
+        let what = describe_non_json(reply);
+        return if reply.status >= 500 {
+            Error::ServerFailure { service: SERVICE, status: reply.status, message: what }
+        } else {
+            bad(format!("HTTP {} with {what}", reply.status))
+        };
+    };
+    let Some(error) = json::string(&o, "error") else {
+        return if reply.status >= 500 {
+            Error::ServerFailure { service: SERVICE, status: reply.status, message: "no error detail".into() }
+        } else {
+            bad(format!("HTTP {} without an 'error' field", reply.status))
+        };
+    };
+    let description = json::string(&o, "error_description");
+    let aadsts = o
+        .get("error_codes")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .or_else(|| description.as_deref().and_then(aadsts_in));
+    Error::Identity { error, aadsts, description }
+}
+
+/// The number after "AADSTS" in a description.
+fn aadsts_in(text: &str) -> Option<u32> {
+    let at = text.find("AADSTS")? + 6;
+    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn ok() -> Poll {
+        Poll::Done(MsTokenResponse { raw: Secret::new("{}"), refresh_token: None })
+    }
+
+    /// Runs the flow against a scripted sequence of outcomes in virtual time and returns the
+    /// instants (seconds since start) at which each poll happened.
+    async fn run(interval: u64, expires: u64, script: Vec<Poll>) -> (Result<MsTokenResponse>, Vec<u64>) {
+        let start = Instant::now();
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let t2 = times.clone();
+        let res = poll_device_flow(
+            interval,
+            expires,
+            move || {
+                let times = t2.clone();
+                let script = script.clone();
+                async move {
+                    times.lock().unwrap().push(start.elapsed().as_secs());
+                    script.lock().unwrap().next().unwrap_or(Poll::Pending)
+                }
+            },
+            |_| {},
+        )
+        .await;
+        let t = times.lock().unwrap().clone();
+        (res, t)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_at_the_interval_and_stops_on_success() {
+        let (res, times) = run(5, 900, vec![Poll::Pending, Poll::Pending, ok()]).await;
+        assert!(res.is_ok());
+        assert_eq!(times, vec![5, 10, 15]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_down_adds_five_seconds_for_all_later_polls() {
+        let (res, times) = run(2, 900, vec![Poll::Pending, Poll::SlowDown, Poll::Pending, Poll::SlowDown, ok()]).await;
+        assert!(res.is_ok());
+        // 2, +2, then +7, +7, then +12
+        assert_eq!(times, vec![2, 4, 11, 18, 30]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_back_off_with_a_cap_and_reset_after_success() {
+        let t = || Poll::Transient(Error::Network { url: "x".into(), detail: "refused".into() });
+        let (res, times) = run(5, 3600, vec![t(), t(), t(), t(), t(), Poll::Pending, ok()]).await;
+        assert!(res.is_ok());
+        // 5, then waits of 10, 20, 40, 60 (cap), 60 (cap), back to 5 after the pending reply.
+        assert_eq!(times, vec![5, 15, 35, 75, 135, 195, 200]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stops_when_expires_in_runs_out() {
+        let (res, times) = run(5, 12, vec![]).await;
+        assert_eq!(res.unwrap_err().code(), "device_code_expired");
+        assert_eq!(times, vec![5, 10]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fatal_errors_stop_at_once() {
+        let declined = Error::Identity { error: "authorization_declined".into(), aadsts: Some(70000), description: None };
+        let (res, times) = run(1, 900, vec![Poll::Pending, Poll::Fatal(declined)]).await;
+        assert_eq!(res.unwrap_err().code(), "sign_in_declined");
+        assert_eq!(times, vec![1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_future_cancels_polling() {
+        let count = Arc::new(Mutex::new(0));
+        let c2 = count.clone();
+        let task = tokio::spawn(poll_device_flow(1, 900, move || {
+            let c = c2.clone();
+            async move { *c.lock().unwrap() += 1; Poll::Pending }
+        }, |_| {}));
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        task.abort();
+        let _ = task.await;
+        let seen = *count.lock().unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(seen, 3);
+        assert_eq!(*count.lock().unwrap(), 3, "no poll after cancel");
+    }
+
+    #[test]
+    fn aadsts_code_is_read_from_the_description() {
+        assert_eq!(aadsts_in("AADSTS53003: Access has been blocked"), Some(53003));
+        assert_eq!(aadsts_in("nothing"), None);
+    }
+}

@@ -1,0 +1,708 @@
+//! The session manager: one engine over config, vault and protocol clients, shared by the CLI and
+//! the desktop app. It knows each tenant's state, signs in with the device code, refreshes with
+//! single flight (in-process mutex + cross-process file lock), and signs in again silently with the
+//! Microsoft refresh token when VBM365 refuses a refresh.
+
+use crate::config::{Config, ConfigStore, TenantProfile};
+use crate::error::{Error, Result};
+use crate::fsutil::FileLock;
+use crate::http::{Http, Timeouts};
+use crate::keystore::{KeyStore, OsKeyring};
+use crate::msid::{self, DeviceAuthorization, FlowEvent, IdentityClient, MsTokenResponse};
+use crate::secret::Secret;
+use crate::trust::{self, CertificateInfo};
+use crate::validate;
+use crate::vault::{Protection, TenantSecrets, Vault, VaultData};
+use crate::vbm::{ServiceInstance, VbmClient, VbmTokens};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use url::Url;
+
+/// Refresh locks are spread over this many files (bounded file descriptors for 1,000s of tenants;
+/// two tenants sharing a file only serialize, they never refresh twice).
+const LOCK_BUCKETS: u64 = 64;
+/// How long a refresh waits for another process's refresh of the same tenant.
+const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(120);
+/// Concurrent token requests of a batch refresh.
+const BATCH_CONCURRENCY: usize = 128;
+
+/// Where secrets go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageChoice {
+    /// The OS keyring, unless the config asks for a plain file.
+    Auto,
+    Keyring,
+    PlainFile,
+}
+
+impl StorageChoice {
+    /// `VBM365_AUTH_STORAGE=file|keyring`, else `Auto`.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("VBM365_AUTH_STORAGE").ok().as_deref().map(str::trim) {
+            None | Some("") => Ok(StorageChoice::Auto),
+            Some("file") | Some("plain") => Ok(StorageChoice::PlainFile),
+            Some("keyring") => Ok(StorageChoice::Keyring),
+            Some(other) => Err(Error::InvalidInput(format!("VBM365_AUTH_STORAGE={other}: use 'keyring' or 'file'"))),
+        }
+    }
+}
+
+/// How to open an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub config_dir: PathBuf,
+    pub storage: StorageChoice,
+    pub timeouts: Timeouts,
+    /// Replaces the OS keyring (embedding, tests of the vault format).
+    pub keystore: Option<Arc<dyn KeyStore>>,
+}
+
+impl EngineOptions {
+    /// Options from the environment: `VBM365_AUTH_CONFIG_DIR` (or `dir`), `VBM365_AUTH_STORAGE`,
+    /// `VBM365_AUTH_HTTP_TIMEOUT`.
+    pub fn from_env(dir: Option<PathBuf>) -> Result<Self> {
+        Ok(EngineOptions {
+            config_dir: match dir {
+                Some(d) => d,
+                None => default_config_dir()?,
+            },
+            storage: StorageChoice::from_env()?,
+            timeouts: Timeouts::from_env(),
+            keystore: None,
+        })
+    }
+}
+
+/// `$VBM365_AUTH_CONFIG_DIR`, else the platform config dir + `vbm365-auth`.
+pub fn default_config_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("VBM365_AUTH_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    dirs::config_dir()
+        .map(|d| d.join("vbm365-auth"))
+        .ok_or_else(|| Error::InvalidInput("no config directory on this system: set VBM365_AUTH_CONFIG_DIR".into()))
+}
+
+/// A tenant's state as shown to people and scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    SignedIn,
+    SignedOut,
+    /// The access token expired; the refresh token can still renew it.
+    Expired,
+    SignInRequired,
+    Error,
+}
+
+impl TenantState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantState::SignedIn => "signed_in",
+            TenantState::SignedOut => "signed_out",
+            TenantState::Expired => "expired",
+            TenantState::SignInRequired => "sign_in_required",
+            TenantState::Error => "error",
+        }
+    }
+}
+
+/// One row of `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantStatus {
+    pub profile: TenantProfile,
+    pub active: bool,
+    pub state: TenantState,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub user_name: Option<String>,
+    /// Why sign-in is required, or the error.
+    pub detail: Option<String>,
+}
+
+/// A started device-code sign-in.
+#[derive(Debug, Clone)]
+pub struct PendingSignIn {
+    pub profile: TenantProfile,
+    pub authorization: DeviceAuthorization,
+    /// The verification URI if it is safe to open (SPEC §6), else the reason it is not.
+    pub openable_uri: std::result::Result<Url, String>,
+}
+
+/// Live status of a sign-in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInEvent {
+    Waiting { next_poll_in: Duration },
+    SlowedDown { interval: Duration },
+    Retrying { reason: String, next_poll_in: Duration },
+    /// Microsoft approved; exchanging the assertion with VBM365.
+    Exchanging,
+}
+
+/// A token handed out by [`Engine::token`].
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub tenant: String,
+    pub access_token: Secret,
+    pub token_type: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a renewal produced, before it is stored.
+enum Renewal {
+    Renewed { tokens: VbmTokens, ms_refresh: Option<Option<Secret>> },
+    SignInRequired(String),
+    /// Transient failure: keep the stored tokens.
+    Failed(Error),
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    dir: PathBuf,
+    store: ConfigStore,
+    storage: StorageChoice,
+    keystore: Option<Arc<dyn KeyStore>>,
+    http: Http,
+    ms: IdentityClient,
+    vbm: VbmClient,
+    vault: OnceLock<Vault>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Engine {
+    pub fn open(opts: EngineOptions) -> Result<Engine> {
+        let store = ConfigStore::new(&opts.config_dir);
+        let http = Http::new(opts.timeouts, &[])?;
+        Ok(Engine {
+            ms: IdentityClient::new(http.clone()),
+            vbm: VbmClient::new(http.clone()),
+            http,
+            store,
+            dir: opts.config_dir,
+            storage: opts.storage,
+            keystore: opts.keystore,
+            vault: OnceLock::new(),
+            flights: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The config as it is on disk now (another process may have changed it); pins are applied to
+    /// the HTTP client.
+    pub fn config(&self) -> Result<Config> {
+        let cfg = self.store.load()?;
+        self.http.pins().replace(&cfg.trusted_certificates);
+        Ok(cfg)
+    }
+
+    /// Whether secrets go to a plain file (callers warn the user).
+    pub fn uses_plaintext_storage(&self) -> Result<bool> {
+        let cfg = self.config()?;
+        Ok(self.plaintext(&cfg))
+    }
+
+    fn plaintext(&self, cfg: &Config) -> bool {
+        match self.storage {
+            StorageChoice::PlainFile => true,
+            StorageChoice::Keyring => false,
+            StorageChoice::Auto => cfg.settings.plaintext_storage,
+        }
+    }
+
+    fn vault(&self, cfg: &Config) -> &Vault {
+        self.vault.get_or_init(|| {
+            let protection = if self.plaintext(cfg) {
+                Protection::PlainFile
+            } else {
+                Protection::Keyring(
+                    self.keystore
+                        .clone()
+                        .unwrap_or_else(|| Arc::new(OsKeyring::from_env())),
+                )
+            };
+            Vault::new(&self.dir, &cfg.vault_id, protection)
+        })
+    }
+
+    // ----- tenants -------------------------------------------------------------------------
+
+    /// Saves a tenant. The first tenant becomes active; `activate` makes this one active.
+    pub fn add_tenant(&self, profile: TenantProfile, pin: Option<&str>, activate: bool) -> Result<Config> {
+        profile.validate()?;
+        let pin = pin.map(validate::sha256_pin).transpose()?;
+        let (cfg, ()) = self.store.update(|cfg| {
+            if cfg.tenant(&profile.name).is_some() {
+                return Err(Error::TenantExists(profile.name.clone()));
+            }
+            if let Some(pin) = pin {
+                add_pin(cfg, &profile.server_host_port(), pin);
+            }
+            if activate || cfg.active_tenant.is_none() {
+                cfg.active_tenant = Some(profile.name.clone());
+            }
+            cfg.tenants.push(profile);
+            Ok(())
+        })?;
+        Ok(cfg)
+    }
+
+    /// Replaces a saved tenant's settings (the name identifies it and cannot change).
+    pub fn update_tenant(&self, profile: TenantProfile) -> Result<Config> {
+        profile.validate()?;
+        let (cfg, ()) = self.store.update(|cfg| {
+            let slot = cfg
+                .tenants
+                .iter_mut()
+                .find(|t| t.name == profile.name)
+                .ok_or_else(|| Error::TenantNotFound(profile.name.clone()))?;
+            *slot = profile;
+            Ok(())
+        })?;
+        Ok(cfg)
+    }
+
+    /// Signs the tenant out (best effort) and forgets it.
+    pub async fn remove_tenant(&self, name: &str) -> Result<()> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(Some(name))?.clone();
+        self.logout(Some(&profile.name)).await?;
+        self.store.update(|cfg| {
+            cfg.tenants.retain(|t| t.name != profile.name);
+            if cfg.active_tenant.as_deref() == Some(profile.name.as_str()) {
+                cfg.active_tenant = None;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Makes a tenant the active one.
+    pub fn switch(&self, name: &str) -> Result<String> {
+        let (_, chosen) = self.store.update(|cfg| {
+            let name = cfg.resolve(Some(name))?.name.clone();
+            cfg.active_tenant = Some(name.clone());
+            Ok(name)
+        })?;
+        Ok(chosen)
+    }
+
+    /// Fetches the tenant's server certificate for the trust dialog (nothing is pinned yet).
+    pub async fn probe_certificate(&self, name: Option<&str>) -> Result<CertificateInfo> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(name)?;
+        trust::probe(&self.http, &profile.server).await
+    }
+
+    /// Pins a certificate fingerprint for the tenant's server.
+    pub fn pin_certificate(&self, name: Option<&str>, sha256: &str) -> Result<()> {
+        let pin = validate::sha256_pin(sha256)?;
+        let (cfg, ()) = self.store.update(|cfg| {
+            let hp = cfg.resolve(name)?.server_host_port();
+            add_pin(cfg, &hp, pin);
+            Ok(())
+        })?;
+        self.http.pins().replace(&cfg.trusted_certificates);
+        Ok(())
+    }
+
+    // ----- state ---------------------------------------------------------------------------
+
+    /// Every saved tenant with its state. Reads the vault once.
+    pub fn status(&self) -> Result<Vec<TenantStatus>> {
+        let cfg = self.config()?;
+        if cfg.tenants.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vault = self.vault(&cfg).load();
+        let now = Utc::now();
+        Ok(cfg
+            .tenants
+            .iter()
+            .map(|p| {
+                let active = cfg.active_tenant.as_deref() == Some(p.name.as_str());
+                let mut row = TenantStatus {
+                    profile: p.clone(),
+                    active,
+                    state: TenantState::SignedOut,
+                    expires_at: None,
+                    user_name: None,
+                    detail: None,
+                };
+                match &vault {
+                    Err(e) => {
+                        row.state = TenantState::Error;
+                        row.detail = Some(e.to_string());
+                    }
+                    Ok(data) => {
+                        if let Some(s) = data.tenants.get(&p.name) {
+                            row.expires_at = s.vbm.as_ref().map(|t| t.expires_at);
+                            row.user_name = s.vbm.as_ref().and_then(|t| t.user_name.clone());
+                            row.state = state_of(s, now);
+                            row.detail = s.sign_in_required.clone();
+                        }
+                    }
+                }
+                row
+            })
+            .collect())
+    }
+
+    // ----- sign-in -------------------------------------------------------------------------
+
+    /// Step 1: asks Microsoft for a device code.
+    pub async fn begin_sign_in(&self, name: Option<&str>) -> Result<PendingSignIn> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(name)?.clone();
+        let authorization = self.ms.device_code(&profile).await?;
+        let openable_uri = validate::verification_uri(&authorization.verification_uri).map_err(|e| e.to_string());
+        Ok(PendingSignIn { profile, authorization, openable_uri })
+    }
+
+    /// Steps 3–4: polls until approved, exchanges the assertion and stores the tokens. Dropping the
+    /// future cancels the sign-in.
+    pub async fn complete_sign_in(
+        &self,
+        pending: &PendingSignIn,
+        mut on_event: impl FnMut(SignInEvent),
+    ) -> Result<TenantStatus> {
+        let profile = &pending.profile;
+        let auth = &pending.authorization;
+        let ms_token = msid::poll_device_flow(
+            auth.interval,
+            auth.expires_in,
+            || self.ms.poll(profile, &auth.device_code),
+            |ev| {
+                on_event(match ev {
+                    FlowEvent::Waiting { next_poll_in } => SignInEvent::Waiting { next_poll_in },
+                    FlowEvent::SlowedDown { interval } => SignInEvent::SlowedDown { interval },
+                    FlowEvent::Retrying { reason, next_poll_in } => SignInEvent::Retrying { reason, next_poll_in },
+                })
+            },
+        )
+        .await?;
+        on_event(SignInEvent::Exchanging);
+        let tokens = self.vbm.exchange_assertion(profile, &ms_token.raw).await?;
+        let cfg = self.config()?;
+        let flight = self.flight(&profile.name);
+        let _in_process = flight.lock().await;
+        let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
+        let ms_refresh = remembered(profile, &ms_token);
+        let name = profile.name.clone();
+        self.vault(&cfg)
+            .update(move |data| {
+                let entry = data.tenants.entry(name).or_default();
+                entry.vbm = Some(tokens);
+                entry.ms_refresh_token = ms_refresh;
+                entry.sign_in_required = None;
+                entry.generation += 1;
+            })
+            .await?;
+        self.status()?
+            .into_iter()
+            .find(|s| s.profile.name == profile.name)
+            .ok_or_else(|| Error::TenantNotFound(profile.name.clone()))
+    }
+
+    // ----- tokens --------------------------------------------------------------------------
+
+    /// A token valid for at least `min_valid`, refreshed first when needed.
+    pub async fn token(&self, name: Option<&str>, min_valid: Duration) -> Result<AccessToken> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(name)?.clone();
+        let data = self.vault(&cfg).load()?;
+        let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
+        if let Some(reason) = &entry.sign_in_required {
+            return Err(sign_in_required(&profile, reason));
+        }
+        let Some(tokens) = &entry.vbm else {
+            return Err(sign_in_required(&profile, "not signed in"));
+        };
+        if valid_for(tokens, min_valid) {
+            return Ok(access(&profile, tokens));
+        }
+        let tokens = self.refresh_one(&cfg, &profile, entry.generation, Some(min_valid)).await?;
+        Ok(access(&profile, &tokens))
+    }
+
+    /// Refreshes one tenant now (unless another process did while this one waited for the lock).
+    pub async fn refresh(&self, name: Option<&str>) -> Result<AccessToken> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(name)?.clone();
+        let data = self.vault(&cfg).load()?;
+        let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
+        if let Some(reason) = &entry.sign_in_required {
+            return Err(sign_in_required(&profile, reason));
+        }
+        if entry.vbm.is_none() {
+            return Err(sign_in_required(&profile, "not signed in"));
+        }
+        let tokens = self.refresh_one(&cfg, &profile, entry.generation, None).await?;
+        Ok(access(&profile, &tokens))
+    }
+
+    /// Single-flight refresh of one tenant. `seen` is the vault generation the caller decided on;
+    /// if it changed while waiting for the locks, another task or process stored new tokens and
+    /// those are used (when still valid for `want`).
+    async fn refresh_one(
+        &self,
+        cfg: &Config,
+        profile: &TenantProfile,
+        seen: u64,
+        want: Option<Duration>,
+    ) -> Result<VbmTokens> {
+        let flight = self.flight(&profile.name);
+        let _in_process = flight.lock().await;
+        let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
+        let vault = self.vault(cfg);
+        let entry = vault.load()?.tenants.get(&profile.name).cloned().unwrap_or_default();
+        if entry.generation != seen {
+            if let Some(reason) = &entry.sign_in_required {
+                return Err(sign_in_required(profile, reason));
+            }
+            if let Some(t) = entry.vbm.as_ref().filter(|t| valid_for(t, want.unwrap_or(Duration::ZERO))) {
+                return Ok(t.clone());
+            }
+        }
+        let renewal = self.renew(profile, &entry).await;
+        let name = profile.name.clone();
+        let result = vault.update(|data| apply(data, &name, entry.generation, renewal)).await?;
+        result.map_err(|e| match e {
+            Error::SignInRequired { .. } => e,
+            other => other,
+        })
+    }
+
+    /// Refreshes every signed-in tenant (or only those expiring within `only_expiring_within`),
+    /// concurrently, storing results in group commits. Holds the refresh locks of all tenants for
+    /// the duration, so no other process refreshes them twice.
+    pub async fn refresh_all(&self, only_expiring_within: Option<Duration>) -> Result<Vec<(String, Result<AccessToken>)>> {
+        let cfg = self.config()?;
+        let names: Vec<&str> = cfg.tenants.iter().map(|t| t.name.as_str()).collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _locks = self.refresh_lock(&names).await?;
+        let vault = self.vault(&cfg);
+        let data = vault.load()?;
+        let mut out = Vec::new();
+        let mut jobs = Vec::new();
+        for profile in &cfg.tenants {
+            let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
+            match (&entry.sign_in_required, &entry.vbm) {
+                (Some(reason), _) => out.push((profile.name.clone(), Err(sign_in_required(profile, reason)))),
+                (None, None) => {} // signed out: nothing to refresh
+                (None, Some(t)) => {
+                    if only_expiring_within.is_some_and(|w| valid_for(t, w)) {
+                        out.push((profile.name.clone(), Ok(access(profile, t))));
+                    } else {
+                        jobs.push((profile, entry));
+                    }
+                }
+            }
+        }
+        let mut results = futures::stream::iter(jobs)
+            .map(|(profile, entry)| async move {
+                let renewal = self.renew(profile, &entry).await;
+                (profile, entry.generation, renewal)
+            })
+            .buffer_unordered(BATCH_CONCURRENCY)
+            .ready_chunks(BATCH_CONCURRENCY * 2);
+        while let Some(chunk) = results.next().await {
+            let stored = vault
+                .update(|data| {
+                    chunk
+                        .into_iter()
+                        .map(|(profile, generation, renewal)| {
+                            let r = apply(data, &profile.name, generation, renewal);
+                            (profile, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await?;
+            out.extend(stored.into_iter().map(|(p, r)| (p.name.clone(), r.map(|t| access(p, &t)))));
+        }
+        Ok(out)
+    }
+
+    /// Renews a tenant's tokens: VBM365 refresh first; when VBM365 refuses it, silent re-sign-in
+    /// with the Microsoft refresh token; transient failures keep everything as it is.
+    async fn renew(&self, profile: &TenantProfile, entry: &TenantSecrets) -> Renewal {
+        let Some(current) = &entry.vbm else {
+            return Renewal::SignInRequired("not signed in".into());
+        };
+        let refused = match self.vbm.refresh(profile, &current.refresh_token).await {
+            Ok(tokens) => return Renewal::Renewed { tokens, ms_refresh: None },
+            Err(e) if e.is_transient() => return Renewal::Failed(e),
+            Err(e) => e,
+        };
+        tracing::info!(tenant = %profile.name, reason = %refused, "VBM365 refused the refresh");
+        let Some(ms_rt) = entry.ms_refresh_token.as_ref().filter(|_| profile.remember_ms_sign_in) else {
+            return Renewal::SignInRequired(format!("the VBM365 server refused the refresh: {refused}"));
+        };
+        let ms_token = match self.ms.refresh(profile, ms_rt).await {
+            Ok(t) => t,
+            Err(e) if e.is_transient() => return Renewal::Failed(e),
+            Err(e) => return Renewal::SignInRequired(format!("the silent Microsoft sign-in failed: {e}")),
+        };
+        match self.vbm.exchange_assertion(profile, &ms_token.raw).await {
+            Ok(tokens) => Renewal::Renewed { tokens, ms_refresh: Some(remembered(profile, &ms_token)) },
+            Err(e) if e.is_transient() => Renewal::Failed(e),
+            Err(e) => Renewal::SignInRequired(format!("the VBM365 server refused the silent sign-in: {e}")),
+        }
+    }
+
+    // ----- sign-out and server calls -------------------------------------------------------
+
+    /// Signs out: `POST /token/logout` (v7+, best effort), then forgets the tenant's secrets.
+    /// Returns the logout call's error, if any, for display; the secrets are deleted regardless.
+    pub async fn logout(&self, name: Option<&str>) -> Result<Option<Error>> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(name)?.clone();
+        let vault = self.vault(&cfg);
+        let data = match vault.load() {
+            Ok(d) => d,
+            Err(Error::VaultKeyMissing | Error::VaultCorrupt { .. }) => VaultData::default(),
+            Err(e) => return Err(e),
+        };
+        let mut warning = None;
+        if let Some(t) = data.tenants.get(&profile.name).and_then(|s| s.vbm.as_ref()) {
+            if t.expires_at > Utc::now() {
+                warning = self.vbm.logout(&profile, &t.access_token).await.err();
+            }
+        }
+        if data.tenants.contains_key(&profile.name) {
+            let n = profile.name.clone();
+            vault.update(move |d| d.tenants.remove(&n)).await?;
+        }
+        Ok(warning)
+    }
+
+    /// Signs every tenant out and deletes the vault and its keyring key.
+    pub async fn logout_all(&self) -> Result<()> {
+        let cfg = self.config()?;
+        if let Ok(data) = self.vault(&cfg).load() {
+            for p in &cfg.tenants {
+                if let Some(t) = data.tenants.get(&p.name).and_then(|s| s.vbm.as_ref()) {
+                    if t.expires_at > Utc::now() {
+                        let _ = self.vbm.logout(p, &t.access_token).await;
+                    }
+                }
+            }
+        }
+        self.vault(&cfg).destroy().await
+    }
+
+    /// `GET /vN/ServiceInstance` with a fresh token: proves the token works, shows the version.
+    pub async fn test_connection(&self, name: Option<&str>) -> Result<ServiceInstance> {
+        let token = self.token(name, Duration::from_secs(60)).await?;
+        let cfg = self.config()?;
+        let profile = cfg.resolve(Some(&token.tenant))?;
+        self.vbm.service_instance(profile, &token.access_token).await
+    }
+
+    // ----- locks ---------------------------------------------------------------------------
+
+    fn flight(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Takes the cross-process refresh locks of these tenants (in a fixed order: no deadlock).
+    async fn refresh_lock(&self, names: &[&str]) -> Result<Vec<FileLock>> {
+        let mut buckets: Vec<u64> = names.iter().map(|n| bucket(n)).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        let mut held = Vec::with_capacity(buckets.len());
+        for b in buckets {
+            let path = self.dir.join("locks").join(format!("refresh-{b:02}.lock"));
+            held.push(FileLock::acquire(&path, "a token refresh", REFRESH_LOCK_WAIT).await?);
+        }
+        Ok(held)
+    }
+}
+
+fn bucket(name: &str) -> u64 {
+    let h = Sha256::digest(name.as_bytes());
+    u64::from_le_bytes(h[..8].try_into().unwrap_or_default()) % LOCK_BUCKETS
+}
+
+fn add_pin(cfg: &mut Config, host_port: &str, pin: String) {
+    let pins = cfg.trusted_certificates.entry(host_port.to_string()).or_default();
+    if !pins.contains(&pin) {
+        pins.push(pin);
+    }
+}
+
+fn remembered(profile: &TenantProfile, t: &MsTokenResponse) -> Option<Secret> {
+    profile.remember_ms_sign_in.then(|| t.refresh_token.clone()).flatten()
+}
+
+fn valid_for(t: &VbmTokens, d: Duration) -> bool {
+    let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    t.expires_at > Utc::now() + d
+}
+
+fn state_of(s: &TenantSecrets, now: DateTime<Utc>) -> TenantState {
+    if s.sign_in_required.is_some() {
+        return TenantState::SignInRequired;
+    }
+    match &s.vbm {
+        None => TenantState::SignedOut,
+        Some(t) if t.expires_at > now => TenantState::SignedIn,
+        Some(_) => TenantState::Expired,
+    }
+}
+
+fn access(profile: &TenantProfile, t: &VbmTokens) -> AccessToken {
+    AccessToken {
+        tenant: profile.name.clone(),
+        access_token: t.access_token.clone(),
+        token_type: t.token_type.clone(),
+        expires_at: t.expires_at,
+    }
+}
+
+fn sign_in_required(profile: &TenantProfile, reason: &str) -> Error {
+    Error::SignInRequired { tenant: profile.name.clone(), reason: reason.to_string() }
+}
+
+/// Stores a renewal in the vault data. The refresh locks are held, so the entry is the one the
+/// renewal started from; the check on `generation` guards against a bug elsewhere all the same.
+fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) -> Result<VbmTokens> {
+    let entry = data.tenants.entry(name.to_string()).or_default();
+    match renewal {
+        Renewal::Failed(e) => Err(e),
+        Renewal::Renewed { tokens, ms_refresh } => {
+            if entry.generation != generation {
+                tracing::warn!(tenant = name, "vault entry changed during a locked refresh");
+            }
+            entry.vbm = Some(tokens.clone());
+            if let Some(ms) = ms_refresh {
+                entry.ms_refresh_token = ms;
+            }
+            entry.sign_in_required = None;
+            entry.generation += 1;
+            Ok(tokens)
+        }
+        Renewal::SignInRequired(reason) => {
+            entry.vbm = None;
+            entry.ms_refresh_token = None;
+            entry.sign_in_required = Some(reason.clone());
+            entry.generation += 1;
+            Err(Error::SignInRequired { tenant: name.to_string(), reason })
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Trust on first use: fetch a server's certificate to show its SHA-256 fingerprint to the user,
+//! who then pins it. The probe completes a TLS handshake and closes the connection without sending
+//! a single byte of application data, so nothing is ever exchanged with an unverified server.
+
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::tls::fingerprint;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+/// What the probe saw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CertificateInfo {
+    /// `host:port` the pin is saved under.
+    pub host_port: String,
+    /// Lowercase hex SHA-256 of the leaf certificate (DER).
+    pub sha256: String,
+    /// True when the system roots already vouch for the certificate (no pin needed).
+    pub system_trusted: bool,
+}
+
+/// Records the chain instead of judging it; the caller judges with the real verifier afterwards.
+#[derive(Debug)]
+struct Capture {
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        *self.chain.lock().unwrap_or_else(|e| e.into_inner()) = chain;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Connects to `server` (https) and returns its certificate fingerprint.
+pub async fn probe(http: &Http, server: &Url) -> Result<CertificateInfo> {
+    let host = server.host_str().ok_or_else(|| Error::InvalidInput("the server URL has no host".into()))?;
+    let port = server.port_or_known_default().unwrap_or(443);
+    let origin = crate::http::origin(server);
+    if server.scheme() != "https" {
+        return Err(Error::InvalidInput(format!("{origin} does not use TLS: there is no certificate to trust")));
+    }
+    let provider = http.verifier().provider();
+    let capture = Arc::new(Capture { chain: Mutex::new(Vec::new()), provider: provider.clone() });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::InvalidInput(format!("TLS setup failed: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+        .map_err(|e| Error::InvalidInput(format!("bad host name {host}: {e}")))?;
+    let timeout = http.timeouts().connect;
+    let net = |detail: String| Error::Network { url: origin.clone(), detail };
+    let handshake = async {
+        let tcp = tokio::net::TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+            .await
+            .map_err(|e| net(e.to_string()))?;
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name.clone(), tcp)
+            .await
+            .map_err(|e| net(format!("TLS handshake failed: {e}")))?;
+        let _ = tls.shutdown().await;
+        Ok::<_, Error>(())
+    };
+    tokio::time::timeout(timeout, handshake)
+        .await
+        .map_err(|_| Error::Timeout { url: origin.clone(), after: timeout })??;
+    let chain = capture.chain.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let leaf = chain.first().ok_or_else(|| net("the server sent no certificate".into()))?;
+    let system_trusted = http.verifier().system_trusts(leaf, &chain[1..], &name).is_ok();
+    Ok(CertificateInfo {
+        host_port: crate::validate::host_port(server),
+        sha256: fingerprint(leaf),
+        system_trusted,
+    })
+}

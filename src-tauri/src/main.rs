@@ -1,0 +1,1 @@
+fn main() { vbm365_auth_app::run() }
