@@ -3,6 +3,7 @@
 //! tokens fresh, and store them securely. No GUI dependencies: the desktop app and the CLI are thin
 //! faces over [`session::Engine`].
 
+pub mod browser;
 pub mod config;
 pub mod error;
 pub mod fsutil;
