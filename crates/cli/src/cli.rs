@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 use vbm365_auth_core::config::{AUTHORITY_CHINA, AUTHORITY_GLOBAL, AUTHORITY_US_GOV};
 use vbm365_auth_core::{browser, tls, validate};
-use vbm365_auth_core::{Engine, EngineOptions, Error, Result, SignInEvent, TenantProfile, TenantState};
+use vbm365_auth_core::{
+    Engine, EngineOptions, Error, Result, SignInEvent, TenantProfile, TenantState,
+};
 
 /// Sign in to Veeam Backup for Microsoft 365 REST API servers with modern app-only authentication
 /// and keep the tokens fresh.
@@ -17,7 +19,12 @@ use vbm365_auth_core::{Engine, EngineOptions, Error, Result, SignInEvent, Tenant
 #[command(name = "vbm365-auth", version, about, long_about = None)]
 pub struct Cli {
     /// Config directory shared with the desktop app.
-    #[arg(long, global = true, env = "VBM365_AUTH_CONFIG_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "VBM365_AUTH_CONFIG_DIR",
+        value_name = "DIR"
+    )]
     pub config_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -149,11 +156,23 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("Removed tenant {}", tenant.to_ascii_lowercase());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant(TenantCommand::Trust { tenant, yes }) => tenant_trust(&engine, &tenant, yes).await,
-        Command::Login { tenant, no_browser, json } => login(&engine, tenant.as_deref(), no_browser, json).await,
+        Command::Tenant(TenantCommand::Trust { tenant, yes }) => {
+            tenant_trust(&engine, &tenant, yes).await
+        }
+        Command::Login {
+            tenant,
+            no_browser,
+            json,
+        } => login(&engine, tenant.as_deref(), no_browser, json).await,
         Command::Status { json } => status(&engine, json),
-        Command::Token { tenant, min_valid, json } => {
-            let t = engine.token(tenant.as_deref(), Duration::from_secs(min_valid)).await?;
+        Command::Token {
+            tenant,
+            min_valid,
+            json,
+        } => {
+            let t = engine
+                .token(tenant.as_deref(), Duration::from_secs(min_valid))
+                .await?;
             if json {
                 print_json(&json!({
                     "tenant": t.tenant,
@@ -166,7 +185,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Refresh { tenant, all, json } => refresh(&engine, tenant.as_deref(), all, json).await,
+        Command::Refresh { tenant, all, json } => {
+            refresh(&engine, tenant.as_deref(), all, json).await
+        }
         Command::Switch { tenant } => {
             let name = engine.switch(&tenant)?;
             eprintln!("Active tenant: {name}");
@@ -189,7 +210,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn touches_secrets(c: &Command) -> bool {
-    !matches!(c, Command::Tenant(TenantCommand::Add(_) | TenantCommand::List { .. } | TenantCommand::Trust { .. }) | Command::Switch { .. })
+    !matches!(
+        c,
+        Command::Tenant(
+            TenantCommand::Add(_) | TenantCommand::List { .. } | TenantCommand::Trust { .. }
+        ) | Command::Switch { .. }
+    )
 }
 
 fn authority(raw: &str) -> &str {
@@ -213,12 +239,21 @@ fn tenant_add(engine: &Engine, a: AddArgs) -> Result<ExitCode> {
     }
     p.remember_ms_sign_in = !a.no_remember_ms_sign_in;
     let cfg = engine.add_tenant(p.clone(), a.pin_sha256.as_deref(), a.activate)?;
-    eprintln!("Saved tenant {} ({} {}, authority {})", p.name, p.server.as_str().trim_end_matches('/'), p.api_version, p.authority.as_str().trim_end_matches('/'));
+    eprintln!(
+        "Saved tenant {} ({} {}, authority {})",
+        p.name,
+        p.server.as_str().trim_end_matches('/'),
+        p.api_version,
+        p.authority.as_str().trim_end_matches('/')
+    );
     if cfg.active_tenant.as_deref() == Some(p.name.as_str()) {
         eprintln!("Active tenant: {}", p.name);
     }
     if cfg.pins_for(&p.server_host_port()).is_empty() && p.server.scheme() == "https" {
-        eprintln!("If the server uses a self-signed certificate, pin it: vbm365-auth tenant trust {}", p.name);
+        eprintln!(
+            "If the server uses a self-signed certificate, pin it: vbm365-auth tenant trust {}",
+            p.name
+        );
     }
     eprintln!("Next: vbm365-auth login {}", p.name);
     Ok(ExitCode::SUCCESS)
@@ -249,8 +284,17 @@ fn tenant_list(engine: &Engine, json: bool) -> Result<ExitCode> {
         eprintln!("No tenants saved. Add one: vbm365-auth tenant add <TENANT> --server <URL>");
     } else {
         for t in &cfg.tenants {
-            let mark = if cfg.active_tenant.as_deref() == Some(t.name.as_str()) { "*" } else { " " };
-            println!("{mark} {}  {}  {}", t.name, t.server.as_str().trim_end_matches('/'), t.api_version);
+            let mark = if cfg.active_tenant.as_deref() == Some(t.name.as_str()) {
+                "*"
+            } else {
+                " "
+            };
+            println!(
+                "{mark} {}  {}  {}",
+                t.name,
+                t.server.as_str().trim_end_matches('/'),
+                t.api_version
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -258,7 +302,10 @@ fn tenant_list(engine: &Engine, json: bool) -> Result<ExitCode> {
 
 async fn tenant_trust(engine: &Engine, tenant: &str, yes: bool) -> Result<ExitCode> {
     let info = engine.probe_certificate(Some(tenant)).await?;
-    eprintln!("The server {} presents a certificate with SHA-256 fingerprint", info.host_port);
+    eprintln!(
+        "The server {} presents a certificate with SHA-256 fingerprint",
+        info.host_port
+    );
     eprintln!("  {}", tls::pretty_fingerprint(&info.sha256));
     if info.system_trusted {
         eprintln!("The system's certificate authorities already trust it; a pin is optional.");
@@ -266,32 +313,52 @@ async fn tenant_trust(engine: &Engine, tenant: &str, yes: bool) -> Result<ExitCo
     println!("{}", info.sha256);
     if !yes {
         if !std::io::stdin().is_terminal() {
-            return Err(Error::InvalidInput("compare the fingerprint with the server's certificate, then confirm with --yes".into()));
+            return Err(Error::InvalidInput(
+                "compare the fingerprint with the server's certificate, then confirm with --yes"
+                    .into(),
+            ));
         }
         eprint!("Trust this certificate for {}? [y/N] ", info.host_port);
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).map_err(|e| Error::InvalidInput(format!("cannot read the answer: {e}")))?;
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::InvalidInput(format!("cannot read the answer: {e}")))?;
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
             eprintln!("Not pinned.");
             return Ok(ExitCode::from(EXIT_FAILURE));
         }
     }
     engine.pin_certificate(Some(tenant), &info.sha256)?;
-    eprintln!("Pinned {} for {}", tls::pretty_fingerprint(&info.sha256), info.host_port);
+    eprintln!(
+        "Pinned {} for {}",
+        tls::pretty_fingerprint(&info.sha256),
+        info.host_port
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Shows a URI from a server without letting control characters reach the terminal.
 fn printable(uri: &str) -> String {
-    uri.chars().flat_map(char::escape_default).collect::<String>().replace("\\'", "'").replace("\\\"", "\"")
+    uri.chars()
+        .flat_map(char::escape_default)
+        .collect::<String>()
+        .replace("\\'", "'")
+        .replace("\\\"", "\"")
 }
 
-async fn login(engine: &Engine, tenant: Option<&str>, no_browser: bool, json: bool) -> Result<ExitCode> {
+async fn login(
+    engine: &Engine,
+    tenant: Option<&str>,
+    no_browser: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let name = engine.config()?.resolve(tenant)?.name.clone();
     let report = |e: &Error| -> ExitCode {
         if json {
-            print_json(&json!({"event": "error", "tenant": name, "code": e.code(), "message": e.to_string()}));
+            print_json(
+                &json!({"event": "error", "tenant": name, "code": e.code(), "message": e.to_string()}),
+            );
         }
         eprintln!("error: {e}");
         ExitCode::from(output::exit_code_of(e))
@@ -311,7 +378,11 @@ async fn login(engine: &Engine, tenant: Option<&str>, no_browser: bool, json: bo
             "message": auth.message,
         }));
     }
-    eprintln!("To sign in to {name}, open {} and enter the code:\n\n    {}\n", printable(&auth.verification_uri), auth.user_code);
+    eprintln!(
+        "To sign in to {name}, open {} and enter the code:\n\n    {}\n",
+        printable(&auth.verification_uri),
+        auth.user_code
+    );
     match &pending.openable_uri {
         Ok(url) if !no_browser => {
             if let Err(e) = browser::open_verification_uri(url) {
@@ -321,7 +392,10 @@ async fn login(engine: &Engine, tenant: Option<&str>, no_browser: bool, json: bo
         Ok(_) => {}
         Err(reason) => eprintln!("warning: {reason}"),
     }
-    eprintln!("Waiting for approval (expires in {} min; Ctrl-C cancels)…", auth.expires_in / 60);
+    eprintln!(
+        "Waiting for approval (expires in {} min; Ctrl-C cancels)…",
+        auth.expires_in / 60
+    );
     let done = tokio::select! {
         r = engine.complete_sign_in(&pending, |ev| match ev {
             SignInEvent::SlowedDown { interval } => eprintln!("The server asked to poll slower: every {} s", interval.as_secs()),
@@ -338,7 +412,10 @@ async fn login(engine: &Engine, tenant: Option<&str>, no_browser: bool, json: bo
                 print_json(&json!({"event": "signed_in", "tenant": name, "expires_at": expires}));
             }
             let who = st.user_name.map(|u| format!(" as {u}")).unwrap_or_default();
-            eprintln!("Signed in to {name}{who}; the access token expires {}", st.expires_at.map(relative).unwrap_or_default());
+            eprintln!(
+                "Signed in to {name}{who}; the access token expires {}",
+                st.expires_at.map(relative).unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Ok(report(&e)),
@@ -367,8 +444,16 @@ fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
         eprintln!("No tenants saved. Add one: vbm365-auth tenant add <TENANT> --server <URL>");
         return Ok(ExitCode::SUCCESS);
     }
-    let width = rows.iter().map(|r| r.profile.name.len()).max().unwrap_or(6).max(6);
-    println!("  {:width$}  {:16}  {:18}  SERVER", "TENANT", "STATE", "EXPIRES");
+    let width = rows
+        .iter()
+        .map(|r| r.profile.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "  {:width$}  {:16}  {:18}  SERVER",
+        "TENANT", "STATE", "EXPIRES"
+    );
     for r in &rows {
         let expires = match (r.state, r.expires_at) {
             (TenantState::SignedIn | TenantState::Expired, Some(t)) => relative(t),
@@ -395,7 +480,11 @@ async fn refresh(engine: &Engine, tenant: Option<&str>, all: bool, json: bool) -
         if json {
             print_json(&json!({"tenant": t.tenant, "expires_at": rfc3339(t.expires_at)}));
         }
-        eprintln!("Refreshed {}; the access token expires {}", t.tenant, relative(t.expires_at));
+        eprintln!(
+            "Refreshed {}; the access token expires {}",
+            t.tenant,
+            relative(t.expires_at)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let results = engine.refresh_all(None).await?;
@@ -408,7 +497,11 @@ async fn refresh(engine: &Engine, tenant: Option<&str>, all: bool, json: bool) -
                 rows.push(json!({"tenant": name, "ok": true, "expires_at": rfc3339(t.expires_at)}));
             }
             Err(e) => {
-                if matches!(e, Error::SignInRequired { .. }) { sign_in += 1 } else { failed += 1 }
+                if matches!(e, Error::SignInRequired { .. }) {
+                    sign_in += 1
+                } else {
+                    failed += 1
+                }
                 eprintln!("{name}: {e}");
                 rows.push(json!({"tenant": name, "ok": false, "code": e.code(), "message": e.to_string()}));
             }

@@ -23,7 +23,10 @@ pub fn init_logging() {
 pub fn exit_code_of(e: &Error) -> u8 {
     match e {
         Error::SignInRequired { .. } => EXIT_SIGN_IN_REQUIRED,
-        Error::InvalidInput(_) | Error::TenantNotFound(_) | Error::TenantExists(_) | Error::NoActiveTenant => EXIT_USAGE,
+        Error::InvalidInput(_)
+        | Error::TenantNotFound(_)
+        | Error::TenantExists(_)
+        | Error::NoActiveTenant => EXIT_USAGE,
         _ => EXIT_FAILURE,
     }
 }

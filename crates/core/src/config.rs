@@ -296,8 +296,10 @@ mod tests {
         assert!(store.load().unwrap().tenants.is_empty());
         store
             .update(|c| {
-                c.tenants
-                    .push(TenantProfile::new("Contoso.onmicrosoft.com", "https://vbm.example:4443").unwrap());
+                c.tenants.push(
+                    TenantProfile::new("Contoso.onmicrosoft.com", "https://vbm.example:4443")
+                        .unwrap(),
+                );
                 Ok(())
             })
             .unwrap();
@@ -311,7 +313,12 @@ mod tests {
     fn failed_edit_leaves_file_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let store = ConfigStore::new(dir.path());
-        store.update(|c| { c.active_tenant = Some("a".into()); Ok(()) }).unwrap();
+        store
+            .update(|c| {
+                c.active_tenant = Some("a".into());
+                Ok(())
+            })
+            .unwrap();
         let before = std::fs::read(store.path()).unwrap();
         let err = store
             .update(|c| -> Result<()> {

@@ -27,7 +27,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     #[cfg(not(unix))]
     let _ = private;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     #[cfg(unix)]
     if let Ok(d) = File::open(dir) {
@@ -148,13 +150,17 @@ mod tests {
     async fn lock_excludes_a_second_holder_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.lock");
-        let first = FileLock::acquire(&p, "x", Duration::from_secs(1)).await.unwrap();
+        let first = FileLock::acquire(&p, "x", Duration::from_secs(1))
+            .await
+            .unwrap();
         let err = FileLock::acquire(&p, "the x lock", Duration::from_millis(50))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "lock_timeout");
         assert!(err.to_string().contains("the x lock"));
         drop(first);
-        FileLock::acquire(&p, "x", Duration::from_millis(50)).await.unwrap();
+        FileLock::acquire(&p, "x", Duration::from_millis(50))
+            .await
+            .unwrap();
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::tls::{self, Pins, PinningVerifier};
+use crate::tls::{self, PinningVerifier, Pins};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -121,7 +121,10 @@ impl Http {
         let mut req = self
             .client
             .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
         if let Some(token) = bearer {
@@ -251,7 +254,10 @@ pub fn describe_non_json(reply: &Reply) -> String {
     let lower = text.to_ascii_lowercase();
     if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
         if b > a + 7 {
-            let title: String = text[a + 7..b].split_whitespace().collect::<Vec<_>>().join(" ");
+            let title: String = text[a + 7..b]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             let title: String = title.chars().take(120).collect();
             return format!("an HTML page titled \"{title}\"");
         }
@@ -280,11 +286,19 @@ mod tests {
         let r = Reply {
             status: 502,
             content_type: Some("text/html".into()),
-            body: b"<html><head><title>502 Bad\n Gateway</title></head><body>secret?</body></html>".to_vec(),
+            body: b"<html><head><title>502 Bad\n Gateway</title></head><body>secret?</body></html>"
+                .to_vec(),
             headers: Default::default(),
         };
-        assert_eq!(describe_non_json(&r), "an HTML page titled \"502 Bad Gateway\"");
-        let r = Reply { body: b"access_token=abc".to_vec(), content_type: None, ..r };
+        assert_eq!(
+            describe_non_json(&r),
+            "an HTML page titled \"502 Bad Gateway\""
+        );
+        let r = Reply {
+            body: b"access_token=abc".to_vec(),
+            content_type: None,
+            ..r
+        };
         let d = describe_non_json(&r);
         assert!(!d.contains("abc"), "{d}");
     }

@@ -24,7 +24,9 @@ pub fn string(o: &Object, key: &str) -> Option<String> {
 /// A non-negative integer field, given as a number or a numeric string.
 pub fn uint(o: &Object, key: &str) -> Option<u64> {
     match o.get(key) {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Some(Value::String(s)) => s.trim().parse().ok(),
         _ => None,
     }

@@ -31,7 +31,9 @@ impl OsKeyring {
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(10_000);
-        OsKeyring { timeout: Duration::from_millis(ms.max(1)) }
+        OsKeyring {
+            timeout: Duration::from_millis(ms.max(1)),
+        }
     }
 
     fn call<T: Send + 'static>(

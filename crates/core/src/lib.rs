@@ -22,4 +22,7 @@ pub mod vbm;
 pub use config::{ApiVersion, Config, TenantProfile};
 pub use error::{Error, Result};
 pub use secret::Secret;
-pub use session::{AccessToken, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice, TenantState, TenantStatus};
+pub use session::{
+    AccessToken, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice, TenantState,
+    TenantStatus,
+};

@@ -55,9 +55,16 @@ pub enum Poll {
 /// Progress of [`poll_device_flow`], for live status in the UI.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FlowEvent {
-    Waiting { next_poll_in: Duration },
-    SlowedDown { interval: Duration },
-    Retrying { reason: String, next_poll_in: Duration },
+    Waiting {
+        next_poll_in: Duration,
+    },
+    SlowedDown {
+        interval: Duration,
+    },
+    Retrying {
+        reason: String,
+        next_poll_in: Duration,
+    },
 }
 
 /// Polls until the user approves, an error stops the flow, or `expires_in` runs out. Never polls
@@ -100,7 +107,9 @@ where
             Poll::Transient(e) => {
                 failures = failures.saturating_add(1);
                 let factor = 2u32.saturating_pow(failures.min(16));
-                wait = interval.saturating_mul(factor).clamp(interval, MAX_BACKOFF.max(interval));
+                wait = interval
+                    .saturating_mul(factor)
+                    .clamp(interval, MAX_BACKOFF.max(interval));
                 on_event(FlowEvent::Retrying {
                     reason: e.to_string(),
                     next_poll_in: wait,
@@ -143,7 +152,9 @@ impl IdentityClient {
             return Err(identity_error(&reply));
         }
         let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
-        let field = |k: &str| json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")));
+        let field = |k: &str| {
+            json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")))
+        };
         Ok(DeviceAuthorization {
             device_code: Secret::new(field("device_code")?),
             user_code: field("user_code")?,
@@ -152,7 +163,9 @@ impl IdentityClient {
                 .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
             expires_in: json::uint(&o, "expires_in")
                 .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?,
-            interval: json::uint(&o, "interval").filter(|i| *i > 0).unwrap_or(DEFAULT_INTERVAL),
+            interval: json::uint(&o, "interval")
+                .filter(|i| *i > 0)
+                .unwrap_or(DEFAULT_INTERVAL),
             message: json::string(&o, "message"),
         })
     }
@@ -198,7 +211,11 @@ impl IdentityClient {
     }
 
     /// Silent re-sign-in: `grant_type=refresh_token` with the saved Microsoft refresh token.
-    pub async fn refresh(&self, profile: &TenantProfile, refresh_token: &Secret) -> Result<MsTokenResponse> {
+    pub async fn refresh(
+        &self,
+        profile: &TenantProfile,
+        refresh_token: &Secret,
+    ) -> Result<MsTokenResponse> {
         let url = endpoint(profile, "token")?;
         let reply = self
             .http
@@ -221,7 +238,10 @@ impl IdentityClient {
 }
 
 fn bad(detail: String) -> Error {
-    Error::BadResponse { service: SERVICE, detail }
+    Error::BadResponse {
+        service: SERVICE,
+        detail,
+    }
 }
 
 fn token_response(reply: Reply) -> Result<MsTokenResponse> {
@@ -230,7 +250,8 @@ fn token_response(reply: Reply) -> Result<MsTokenResponse> {
         return Err(bad("the token reply has no 'access_token'".into()));
     }
     let refresh_token = json::string(&o, "refresh_token").map(Secret::new);
-    let raw = String::from_utf8(reply.body).map_err(|_| bad("the token reply is not UTF-8".into()))?;
+    let raw =
+        String::from_utf8(reply.body).map_err(|_| bad("the token reply is not UTF-8".into()))?;
     Ok(MsTokenResponse {
         raw: Secret::new(raw),
         refresh_token,
@@ -242,14 +263,22 @@ fn identity_error(reply: &Reply) -> Error {
     let Some(o) = json::object(&reply.body) else {
         let what = describe_non_json(reply);
         return if reply.status >= 500 {
-            Error::ServerFailure { service: SERVICE, status: reply.status, message: what }
+            Error::ServerFailure {
+                service: SERVICE,
+                status: reply.status,
+                message: what,
+            }
         } else {
             bad(format!("HTTP {} with {what}", reply.status))
         };
     };
     let Some(error) = json::string(&o, "error") else {
         return if reply.status >= 500 {
-            Error::ServerFailure { service: SERVICE, status: reply.status, message: "no error detail".into() }
+            Error::ServerFailure {
+                service: SERVICE,
+                status: reply.status,
+                message: "no error detail".into(),
+            }
         } else {
             bad(format!("HTTP {} without an 'error' field", reply.status))
         };
@@ -262,13 +291,20 @@ fn identity_error(reply: &Reply) -> Error {
         .and_then(|v| v.as_u64())
         .and_then(|v| u32::try_from(v).ok())
         .or_else(|| description.as_deref().and_then(aadsts_in));
-    Error::Identity { error, aadsts, description }
+    Error::Identity {
+        error,
+        aadsts,
+        description,
+    }
 }
 
 /// The number after "AADSTS" in a description.
 fn aadsts_in(text: &str) -> Option<u32> {
     let at = text.find("AADSTS")? + 6;
-    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 
@@ -278,12 +314,19 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     fn ok() -> Poll {
-        Poll::Done(MsTokenResponse { raw: Secret::new("{}"), refresh_token: None })
+        Poll::Done(MsTokenResponse {
+            raw: Secret::new("{}"),
+            refresh_token: None,
+        })
     }
 
     /// Runs the flow against a scripted sequence of outcomes in virtual time and returns the
     /// instants (seconds since start) at which each poll happened.
-    async fn run(interval: u64, expires: u64, script: Vec<Poll>) -> (Result<MsTokenResponse>, Vec<u64>) {
+    async fn run(
+        interval: u64,
+        expires: u64,
+        script: Vec<Poll>,
+    ) -> (Result<MsTokenResponse>, Vec<u64>) {
         let start = Instant::now();
         let times = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script.into_iter()));
@@ -315,7 +358,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn slow_down_adds_five_seconds_for_all_later_polls() {
-        let (res, times) = run(2, 900, vec![Poll::Pending, Poll::SlowDown, Poll::Pending, Poll::SlowDown, ok()]).await;
+        let (res, times) = run(
+            2,
+            900,
+            vec![
+                Poll::Pending,
+                Poll::SlowDown,
+                Poll::Pending,
+                Poll::SlowDown,
+                ok(),
+            ],
+        )
+        .await;
         assert!(res.is_ok());
         // 2, +2, then +7, +7, then +12
         assert_eq!(times, vec![2, 4, 11, 18, 30]);
@@ -323,7 +377,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_errors_back_off_with_a_cap_and_reset_after_success() {
-        let t = || Poll::Transient(Error::Network { url: "x".into(), detail: "refused".into() });
+        let t = || {
+            Poll::Transient(Error::Network {
+                url: "x".into(),
+                detail: "refused".into(),
+            })
+        };
         let (res, times) = run(5, 3600, vec![t(), t(), t(), t(), t(), Poll::Pending, ok()]).await;
         assert!(res.is_ok());
         // 5, then waits of 10, 20, 40, 60 (cap), 60 (cap), back to 5 after the pending reply.
@@ -339,7 +398,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn fatal_errors_stop_at_once() {
-        let declined = Error::Identity { error: "authorization_declined".into(), aadsts: Some(70000), description: None };
+        let declined = Error::Identity {
+            error: "authorization_declined".into(),
+            aadsts: Some(70000),
+            description: None,
+        };
         let (res, times) = run(1, 900, vec![Poll::Pending, Poll::Fatal(declined)]).await;
         assert_eq!(res.unwrap_err().code(), "sign_in_declined");
         assert_eq!(times, vec![1, 2]);
@@ -349,10 +412,18 @@ mod tests {
     async fn dropping_the_future_cancels_polling() {
         let count = Arc::new(Mutex::new(0));
         let c2 = count.clone();
-        let task = tokio::spawn(poll_device_flow(1, 900, move || {
-            let c = c2.clone();
-            async move { *c.lock().unwrap() += 1; Poll::Pending }
-        }, |_| {}));
+        let task = tokio::spawn(poll_device_flow(
+            1,
+            900,
+            move || {
+                let c = c2.clone();
+                async move {
+                    *c.lock().unwrap() += 1;
+                    Poll::Pending
+                }
+            },
+            |_| {},
+        ));
         tokio::time::sleep(Duration::from_millis(3500)).await;
         task.abort();
         let _ = task.await;
@@ -364,7 +435,10 @@ mod tests {
 
     #[test]
     fn aadsts_code_is_read_from_the_description() {
-        assert_eq!(aadsts_in("AADSTS53003: Access has been blocked"), Some(53003));
+        assert_eq!(
+            aadsts_in("AADSTS53003: Access has been blocked"),
+            Some(53003)
+        );
         assert_eq!(aadsts_in("nothing"), None);
     }
 }

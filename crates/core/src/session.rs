@@ -44,11 +44,17 @@ pub enum StorageChoice {
 impl StorageChoice {
     /// `VBM365_AUTH_STORAGE=file|keyring`, else `Auto`.
     pub fn from_env() -> Result<Self> {
-        match std::env::var("VBM365_AUTH_STORAGE").ok().as_deref().map(str::trim) {
+        match std::env::var("VBM365_AUTH_STORAGE")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("") => Ok(StorageChoice::Auto),
             Some("file") | Some("plain") => Ok(StorageChoice::PlainFile),
             Some("keyring") => Ok(StorageChoice::Keyring),
-            Some(other) => Err(Error::InvalidInput(format!("VBM365_AUTH_STORAGE={other}: use 'keyring' or 'file'"))),
+            Some(other) => Err(Error::InvalidInput(format!(
+                "VBM365_AUTH_STORAGE={other}: use 'keyring' or 'file'"
+            ))),
         }
     }
 }
@@ -86,7 +92,11 @@ pub fn default_config_dir() -> Result<PathBuf> {
     }
     dirs::config_dir()
         .map(|d| d.join("vbm365-auth"))
-        .ok_or_else(|| Error::InvalidInput("no config directory on this system: set VBM365_AUTH_CONFIG_DIR".into()))
+        .ok_or_else(|| {
+            Error::InvalidInput(
+                "no config directory on this system: set VBM365_AUTH_CONFIG_DIR".into(),
+            )
+        })
 }
 
 /// A tenant's state as shown to people and scripts.
@@ -137,9 +147,16 @@ pub struct PendingSignIn {
 /// Live status of a sign-in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignInEvent {
-    Waiting { next_poll_in: Duration },
-    SlowedDown { interval: Duration },
-    Retrying { reason: String, next_poll_in: Duration },
+    Waiting {
+        next_poll_in: Duration,
+    },
+    SlowedDown {
+        interval: Duration,
+    },
+    Retrying {
+        reason: String,
+        next_poll_in: Duration,
+    },
     /// Microsoft approved; exchanging the assertion with VBM365.
     Exchanging,
 }
@@ -155,10 +172,21 @@ pub struct AccessToken {
 
 /// What a renewal produced, before it is stored.
 enum Renewal {
-    Renewed { tokens: VbmTokens, ms_refresh: Option<Option<Secret>> },
+    Renewed {
+        tokens: VbmTokens,
+        ms_refresh: Option<Option<Secret>>,
+    },
     SignInRequired(String),
     /// Transient failure: keep the stored tokens.
     Failed(Error),
+}
+
+/// The protocol clients over the process's one HTTP client.
+#[derive(Debug)]
+struct Clients {
+    http: Http,
+    ms: IdentityClient,
+    vbm: VbmClient,
 }
 
 /// The engine.
@@ -168,9 +196,9 @@ pub struct Engine {
     store: ConfigStore,
     storage: StorageChoice,
     keystore: Option<Arc<dyn KeyStore>>,
-    http: Http,
-    ms: IdentityClient,
-    vbm: VbmClient,
+    timeouts: Timeouts,
+    /// Built on first network use: `token` with a valid stored token never pays for TLS setup.
+    clients: OnceLock<Clients>,
     vault: OnceLock<Vault>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -178,11 +206,9 @@ pub struct Engine {
 impl Engine {
     pub fn open(opts: EngineOptions) -> Result<Engine> {
         let store = ConfigStore::new(&opts.config_dir);
-        let http = Http::new(opts.timeouts, &[])?;
         Ok(Engine {
-            ms: IdentityClient::new(http.clone()),
-            vbm: VbmClient::new(http.clone()),
-            http,
+            timeouts: opts.timeouts,
+            clients: OnceLock::new(),
             store,
             dir: opts.config_dir,
             storage: opts.storage,
@@ -200,8 +226,27 @@ impl Engine {
     /// the HTTP client.
     pub fn config(&self) -> Result<Config> {
         let cfg = self.store.load()?;
-        self.http.pins().replace(&cfg.trusted_certificates);
+        if let Some(c) = self.clients.get() {
+            c.http.pins().replace(&cfg.trusted_certificates);
+        }
         Ok(cfg)
+    }
+
+    fn clients(&self) -> Result<&Clients> {
+        if let Some(c) = self.clients.get() {
+            return Ok(c);
+        }
+        let http = Http::new(self.timeouts, &[])?;
+        http.pins()
+            .replace(&self.store.load()?.trusted_certificates);
+        let _ = self.clients.set(Clients {
+            ms: IdentityClient::new(http.clone()),
+            vbm: VbmClient::new(http.clone()),
+            http,
+        });
+        self.clients
+            .get()
+            .ok_or_else(|| Error::InvalidInput("HTTP client setup failed".into()))
     }
 
     /// Whether secrets go to a plain file (callers warn the user).
@@ -236,7 +281,12 @@ impl Engine {
     // ----- tenants -------------------------------------------------------------------------
 
     /// Saves a tenant. The first tenant becomes active; `activate` makes this one active.
-    pub fn add_tenant(&self, profile: TenantProfile, pin: Option<&str>, activate: bool) -> Result<Config> {
+    pub fn add_tenant(
+        &self,
+        profile: TenantProfile,
+        pin: Option<&str>,
+        activate: bool,
+    ) -> Result<Config> {
         profile.validate()?;
         let pin = pin.map(validate::sha256_pin).transpose()?;
         let (cfg, ()) = self.store.update(|cfg| {
@@ -299,7 +349,7 @@ impl Engine {
     pub async fn probe_certificate(&self, name: Option<&str>) -> Result<CertificateInfo> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?;
-        trust::probe(&self.http, &profile.server).await
+        trust::probe(&self.clients()?.http, &profile.server).await
     }
 
     /// Pins a certificate fingerprint for the tenant's server.
@@ -310,7 +360,9 @@ impl Engine {
             add_pin(cfg, &hp, pin);
             Ok(())
         })?;
-        self.http.pins().replace(&cfg.trusted_certificates);
+        if let Some(c) = self.clients.get() {
+            c.http.pins().replace(&cfg.trusted_certificates);
+        }
         Ok(())
     }
 
@@ -362,9 +414,14 @@ impl Engine {
     pub async fn begin_sign_in(&self, name: Option<&str>) -> Result<PendingSignIn> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
-        let authorization = self.ms.device_code(&profile).await?;
-        let openable_uri = validate::verification_uri(&authorization.verification_uri).map_err(|e| e.to_string());
-        Ok(PendingSignIn { profile, authorization, openable_uri })
+        let authorization = self.clients()?.ms.device_code(&profile).await?;
+        let openable_uri =
+            validate::verification_uri(&authorization.verification_uri).map_err(|e| e.to_string());
+        Ok(PendingSignIn {
+            profile,
+            authorization,
+            openable_uri,
+        })
     }
 
     /// Steps 3–4: polls until approved, exchanges the assertion and stores the tokens. Dropping the
@@ -376,21 +433,28 @@ impl Engine {
     ) -> Result<TenantStatus> {
         let profile = &pending.profile;
         let auth = &pending.authorization;
+        let Clients { ms, vbm, .. } = self.clients()?;
         let ms_token = msid::poll_device_flow(
             auth.interval,
             auth.expires_in,
-            || self.ms.poll(profile, &auth.device_code),
+            || ms.poll(profile, &auth.device_code),
             |ev| {
                 on_event(match ev {
                     FlowEvent::Waiting { next_poll_in } => SignInEvent::Waiting { next_poll_in },
                     FlowEvent::SlowedDown { interval } => SignInEvent::SlowedDown { interval },
-                    FlowEvent::Retrying { reason, next_poll_in } => SignInEvent::Retrying { reason, next_poll_in },
+                    FlowEvent::Retrying {
+                        reason,
+                        next_poll_in,
+                    } => SignInEvent::Retrying {
+                        reason,
+                        next_poll_in,
+                    },
                 })
             },
         )
         .await?;
         on_event(SignInEvent::Exchanging);
-        let tokens = self.vbm.exchange_assertion(profile, &ms_token.raw).await?;
+        let tokens = vbm.exchange_assertion(profile, &ms_token.raw).await?;
         let cfg = self.config()?;
         let flight = self.flight(&profile.name);
         let _in_process = flight.lock().await;
@@ -429,7 +493,9 @@ impl Engine {
         if valid_for(tokens, min_valid) {
             return Ok(access(&profile, tokens));
         }
-        let tokens = self.refresh_one(&cfg, &profile, entry.generation, Some(min_valid)).await?;
+        let tokens = self
+            .refresh_one(&cfg, &profile, entry.generation, Some(min_valid))
+            .await?;
         Ok(access(&profile, &tokens))
     }
 
@@ -445,7 +511,9 @@ impl Engine {
         if entry.vbm.is_none() {
             return Err(sign_in_required(&profile, "not signed in"));
         }
-        let tokens = self.refresh_one(&cfg, &profile, entry.generation, None).await?;
+        let tokens = self
+            .refresh_one(&cfg, &profile, entry.generation, None)
+            .await?;
         Ok(access(&profile, &tokens))
     }
 
@@ -463,28 +531,38 @@ impl Engine {
         let _in_process = flight.lock().await;
         let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
         let vault = self.vault(cfg);
-        let entry = vault.load()?.tenants.get(&profile.name).cloned().unwrap_or_default();
+        let entry = vault
+            .load()?
+            .tenants
+            .get(&profile.name)
+            .cloned()
+            .unwrap_or_default();
         if entry.generation != seen {
             if let Some(reason) = &entry.sign_in_required {
                 return Err(sign_in_required(profile, reason));
             }
-            if let Some(t) = entry.vbm.as_ref().filter(|t| valid_for(t, want.unwrap_or(Duration::ZERO))) {
+            if let Some(t) = entry
+                .vbm
+                .as_ref()
+                .filter(|t| valid_for(t, want.unwrap_or(Duration::ZERO)))
+            {
                 return Ok(t.clone());
             }
         }
         let renewal = self.renew(profile, &entry).await;
         let name = profile.name.clone();
-        let result = vault.update(|data| apply(data, &name, entry.generation, renewal)).await?;
-        result.map_err(|e| match e {
-            Error::SignInRequired { .. } => e,
-            other => other,
-        })
+        vault
+            .update(|data| apply(data, &name, entry.generation, renewal))
+            .await?
     }
 
     /// Refreshes every signed-in tenant (or only those expiring within `only_expiring_within`),
     /// concurrently, storing results in group commits. Holds the refresh locks of all tenants for
     /// the duration, so no other process refreshes them twice.
-    pub async fn refresh_all(&self, only_expiring_within: Option<Duration>) -> Result<Vec<(String, Result<AccessToken>)>> {
+    pub async fn refresh_all(
+        &self,
+        only_expiring_within: Option<Duration>,
+    ) -> Result<Vec<(String, Result<AccessToken>)>> {
         let cfg = self.config()?;
         let names: Vec<&str> = cfg.tenants.iter().map(|t| t.name.as_str()).collect();
         if names.is_empty() {
@@ -498,7 +576,9 @@ impl Engine {
         for profile in &cfg.tenants {
             let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
             match (&entry.sign_in_required, &entry.vbm) {
-                (Some(reason), _) => out.push((profile.name.clone(), Err(sign_in_required(profile, reason)))),
+                (Some(reason), _) => {
+                    out.push((profile.name.clone(), Err(sign_in_required(profile, reason))))
+                }
                 (None, None) => {} // signed out: nothing to refresh
                 (None, Some(t)) => {
                     if only_expiring_within.is_some_and(|w| valid_for(t, w)) {
@@ -509,27 +589,44 @@ impl Engine {
                 }
             }
         }
-        let mut results = futures::stream::iter(jobs)
+        // Renewals run concurrently; a committer stores whatever has finished in one vault write
+        // (group commit), so 1,000 tenants cost a few dozen writes, not 1,000.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let produce = futures::stream::iter(jobs)
             .map(|(profile, entry)| async move {
                 let renewal = self.renew(profile, &entry).await;
                 (profile, entry.generation, renewal)
             })
             .buffer_unordered(BATCH_CONCURRENCY)
-            .ready_chunks(BATCH_CONCURRENCY * 2);
-        while let Some(chunk) = results.next().await {
-            let stored = vault
-                .update(|data| {
-                    chunk
+            .for_each(move |done| {
+                let _ = tx.send(done);
+                async {}
+            });
+        let commit = async {
+            let mut stored = Vec::new();
+            let mut batch = Vec::new();
+            while rx.recv_many(&mut batch, 4096).await > 0 {
+                let chunk = std::mem::take(&mut batch);
+                let results = vault
+                    .update(|data| {
+                        chunk
+                            .into_iter()
+                            .map(|(profile, generation, renewal)| {
+                                (profile, apply(data, &profile.name, generation, renewal))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await?;
+                stored.extend(
+                    results
                         .into_iter()
-                        .map(|(profile, generation, renewal)| {
-                            let r = apply(data, &profile.name, generation, renewal);
-                            (profile, r)
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .await?;
-            out.extend(stored.into_iter().map(|(p, r)| (p.name.clone(), r.map(|t| access(p, &t)))));
-        }
+                        .map(|(p, r)| (p.name.clone(), r.map(|t| access(p, &t)))),
+                );
+            }
+            Ok::<_, Error>(stored)
+        };
+        let ((), stored) = futures::join!(produce, commit);
+        out.extend(stored?);
         Ok(out)
     }
 
@@ -539,24 +636,46 @@ impl Engine {
         let Some(current) = &entry.vbm else {
             return Renewal::SignInRequired("not signed in".into());
         };
-        let refused = match self.vbm.refresh(profile, &current.refresh_token).await {
-            Ok(tokens) => return Renewal::Renewed { tokens, ms_refresh: None },
+        let Clients { ms, vbm, .. } = match self.clients() {
+            Ok(c) => c,
+            Err(e) => return Renewal::Failed(e),
+        };
+        let refused = match vbm.refresh(profile, &current.refresh_token).await {
+            Ok(tokens) => {
+                return Renewal::Renewed {
+                    tokens,
+                    ms_refresh: None,
+                }
+            }
             Err(e) if e.is_transient() => return Renewal::Failed(e),
             Err(e) => e,
         };
         tracing::info!(tenant = %profile.name, reason = %refused, "VBM365 refused the refresh");
-        let Some(ms_rt) = entry.ms_refresh_token.as_ref().filter(|_| profile.remember_ms_sign_in) else {
-            return Renewal::SignInRequired(format!("the VBM365 server refused the refresh: {refused}"));
+        let Some(ms_rt) = entry
+            .ms_refresh_token
+            .as_ref()
+            .filter(|_| profile.remember_ms_sign_in)
+        else {
+            return Renewal::SignInRequired(format!(
+                "the VBM365 server refused the refresh: {refused}"
+            ));
         };
-        let ms_token = match self.ms.refresh(profile, ms_rt).await {
+        let ms_token = match ms.refresh(profile, ms_rt).await {
             Ok(t) => t,
             Err(e) if e.is_transient() => return Renewal::Failed(e),
-            Err(e) => return Renewal::SignInRequired(format!("the silent Microsoft sign-in failed: {e}")),
+            Err(e) => {
+                return Renewal::SignInRequired(format!("the silent Microsoft sign-in failed: {e}"))
+            }
         };
-        match self.vbm.exchange_assertion(profile, &ms_token.raw).await {
-            Ok(tokens) => Renewal::Renewed { tokens, ms_refresh: Some(remembered(profile, &ms_token)) },
+        match vbm.exchange_assertion(profile, &ms_token.raw).await {
+            Ok(tokens) => Renewal::Renewed {
+                tokens,
+                ms_refresh: Some(remembered(profile, &ms_token)),
+            },
             Err(e) if e.is_transient() => Renewal::Failed(e),
-            Err(e) => Renewal::SignInRequired(format!("the VBM365 server refused the silent sign-in: {e}")),
+            Err(e) => Renewal::SignInRequired(format!(
+                "the VBM365 server refused the silent sign-in: {e}"
+            )),
         }
     }
 
@@ -576,7 +695,12 @@ impl Engine {
         let mut warning = None;
         if let Some(t) = data.tenants.get(&profile.name).and_then(|s| s.vbm.as_ref()) {
             if t.expires_at > Utc::now() {
-                warning = self.vbm.logout(&profile, &t.access_token).await.err();
+                warning = self
+                    .clients()?
+                    .vbm
+                    .logout(&profile, &t.access_token)
+                    .await
+                    .err();
             }
         }
         if data.tenants.contains_key(&profile.name) {
@@ -593,7 +717,9 @@ impl Engine {
             for p in &cfg.tenants {
                 if let Some(t) = data.tenants.get(&p.name).and_then(|s| s.vbm.as_ref()) {
                     if t.expires_at > Utc::now() {
-                        let _ = self.vbm.logout(p, &t.access_token).await;
+                        if let Ok(c) = self.clients() {
+                            let _ = c.vbm.logout(p, &t.access_token).await;
+                        }
                     }
                 }
             }
@@ -606,7 +732,10 @@ impl Engine {
         let token = self.token(name, Duration::from_secs(60)).await?;
         let cfg = self.config()?;
         let profile = cfg.resolve(Some(&token.tenant))?;
-        self.vbm.service_instance(profile, &token.access_token).await
+        self.clients()?
+            .vbm
+            .service_instance(profile, &token.access_token)
+            .await
     }
 
     // ----- locks ---------------------------------------------------------------------------
@@ -640,14 +769,20 @@ fn bucket(name: &str) -> u64 {
 }
 
 fn add_pin(cfg: &mut Config, host_port: &str, pin: String) {
-    let pins = cfg.trusted_certificates.entry(host_port.to_string()).or_default();
+    let pins = cfg
+        .trusted_certificates
+        .entry(host_port.to_string())
+        .or_default();
     if !pins.contains(&pin) {
         pins.push(pin);
     }
 }
 
 fn remembered(profile: &TenantProfile, t: &MsTokenResponse) -> Option<Secret> {
-    profile.remember_ms_sign_in.then(|| t.refresh_token.clone()).flatten()
+    profile
+        .remember_ms_sign_in
+        .then(|| t.refresh_token.clone())
+        .flatten()
 }
 
 fn valid_for(t: &VbmTokens, d: Duration) -> bool {
@@ -676,7 +811,10 @@ fn access(profile: &TenantProfile, t: &VbmTokens) -> AccessToken {
 }
 
 fn sign_in_required(profile: &TenantProfile, reason: &str) -> Error {
-    Error::SignInRequired { tenant: profile.name.clone(), reason: reason.to_string() }
+    Error::SignInRequired {
+        tenant: profile.name.clone(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Stores a renewal in the vault data. The refresh locks are held, so the entry is the one the
@@ -702,7 +840,10 @@ fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) ->
             entry.ms_refresh_token = None;
             entry.sign_in_required = Some(reason.clone());
             entry.generation += 1;
-            Err(Error::SignInRequired { tenant: name.to_string(), reason })
+            Err(Error::SignInRequired {
+                tenant: name.to_string(),
+                reason,
+            })
         }
     }
 }

@@ -125,7 +125,9 @@ impl PinningVerifier {
             Some(v) => v
                 .verify_server_cert(end_entity, intermediates, server_name, &[], UnixTime::now())
                 .map(|_| ()),
-            None => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
         }
     }
 }
@@ -154,8 +156,12 @@ impl ServerCertVerifier for PinningVerifier {
             )));
         }
         match &self.webpki {
-            Some(v) => v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
-            None => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
         }
     }
 
@@ -266,7 +272,8 @@ mod tests {
             expected: vec!["aa".into()],
             actual: "bb".into(),
         };
-        let tls = rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(pm))));
+        let tls =
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(pm))));
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
         let e = classify_tls_failure(&io, "h").unwrap();
         assert_eq!(e.code(), "certificate_pin_mismatch");

@@ -46,43 +46,82 @@ impl ServerCertVerifier for Capture {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            m,
+            c,
+            d,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            m,
+            c,
+            d,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
 /// Connects to `server` (https) and returns its certificate fingerprint.
 pub async fn probe(http: &Http, server: &Url) -> Result<CertificateInfo> {
-    let host = server.host_str().ok_or_else(|| Error::InvalidInput("the server URL has no host".into()))?;
+    let host = server
+        .host_str()
+        .ok_or_else(|| Error::InvalidInput("the server URL has no host".into()))?;
     let port = server.port_or_known_default().unwrap_or(443);
     let origin = crate::http::origin(server);
     if server.scheme() != "https" {
-        return Err(Error::InvalidInput(format!("{origin} does not use TLS: there is no certificate to trust")));
+        return Err(Error::InvalidInput(format!(
+            "{origin} does not use TLS: there is no certificate to trust"
+        )));
     }
     let provider = http.verifier().provider();
-    let capture = Arc::new(Capture { chain: Mutex::new(Vec::new()), provider: provider.clone() });
+    let capture = Arc::new(Capture {
+        chain: Mutex::new(Vec::new()),
+        provider: provider.clone(),
+    });
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::InvalidInput(format!("TLS setup failed: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(capture.clone())
         .with_no_client_auth();
-    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-        .map_err(|e| Error::InvalidInput(format!("bad host name {host}: {e}")))?;
+    let name = ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|e| Error::InvalidInput(format!("bad host name {host}: {e}")))?;
     let timeout = http.timeouts().connect;
-    let net = |detail: String| Error::Network { url: origin.clone(), detail };
+    let net = |detail: String| Error::Network {
+        url: origin.clone(),
+        detail,
+    };
     let handshake = async {
-        let tcp = tokio::net::TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
-            .await
-            .map_err(|e| net(e.to_string()))?;
+        let tcp = tokio::net::TcpStream::connect((
+            host.trim_start_matches('[').trim_end_matches(']'),
+            port,
+        ))
+        .await
+        .map_err(|e| net(e.to_string()))?;
         let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(name.clone(), tcp)
             .await
@@ -92,10 +131,22 @@ pub async fn probe(http: &Http, server: &Url) -> Result<CertificateInfo> {
     };
     tokio::time::timeout(timeout, handshake)
         .await
-        .map_err(|_| Error::Timeout { url: origin.clone(), after: timeout })??;
-    let chain = capture.chain.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let leaf = chain.first().ok_or_else(|| net("the server sent no certificate".into()))?;
-    let system_trusted = http.verifier().system_trusts(leaf, &chain[1..], &name).is_ok();
+        .map_err(|_| Error::Timeout {
+            url: origin.clone(),
+            after: timeout,
+        })??;
+    let chain = capture
+        .chain
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let leaf = chain
+        .first()
+        .ok_or_else(|| net("the server sent no certificate".into()))?;
+    let system_trusted = http
+        .verifier()
+        .system_trusts(leaf, &chain[1..], &name)
+        .is_ok();
     Ok(CertificateInfo {
         host_port: crate::validate::host_port(server),
         sha256: fingerprint(leaf),

@@ -8,7 +8,8 @@ use url::{Host, Url};
 /// Returned lowercase.
 pub fn tenant_name(raw: &str) -> Result<String> {
     let name = raw.trim().to_ascii_lowercase();
-    let bad = |why: &str| Error::InvalidInput(format!("invalid tenant name '{}': {why}", raw.trim()));
+    let bad =
+        |why: &str| Error::InvalidInput(format!("invalid tenant name '{}': {why}", raw.trim()));
     if name.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -19,7 +20,9 @@ pub fn tenant_name(raw: &str) -> Result<String> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
     {
-        return Err(bad("use letters, digits, '.' and '-' only (e.g. contoso.onmicrosoft.com)"));
+        return Err(bad(
+            "use letters, digits, '.' and '-' only (e.g. contoso.onmicrosoft.com)",
+        ));
     }
     if name.starts_with(['.', '-']) || name.ends_with(['.', '-']) || name.contains("..") {
         return Err(bad("not a domain name (e.g. contoso.onmicrosoft.com)"));
@@ -158,32 +161,58 @@ mod tests {
 
     #[test]
     fn tenant_names() {
-        assert_eq!(tenant_name(" Contoso.OnMicrosoft.com ").unwrap(), "contoso.onmicrosoft.com");
+        assert_eq!(
+            tenant_name(" Contoso.OnMicrosoft.com ").unwrap(),
+            "contoso.onmicrosoft.com"
+        );
         assert!(tenant_name("72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
         for bad in ["", "a b", "a/b", ".x", "x..y", "x-", "contoso.com?x=1"] {
-            assert_eq!(tenant_name(bad).unwrap_err().code(), "invalid_input", "{bad}");
+            assert_eq!(
+                tenant_name(bad).unwrap_err().code(),
+                "invalid_input",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn server_urls() {
-        assert_eq!(server_url("https://vbm:4443").unwrap().as_str(), "https://vbm:4443/");
-        assert_eq!(server_url("https://vbm:4443/").unwrap().as_str(), "https://vbm:4443/");
+        assert_eq!(
+            server_url("https://vbm:4443").unwrap().as_str(),
+            "https://vbm:4443/"
+        );
+        assert_eq!(
+            server_url("https://vbm:4443/").unwrap().as_str(),
+            "https://vbm:4443/"
+        );
         assert!(server_url("http://127.0.0.1:8080").is_ok());
         assert!(server_url("http://localhost:8080").is_ok());
         assert!(server_url("http://[::1]:8080").is_ok());
-        let e = server_url("http://vbm.example:4443").unwrap_err().to_string();
+        let e = server_url("http://vbm.example:4443")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("https"), "{e}");
         assert!(server_url("https://user:pw@vbm").is_err());
-        assert!(server_url("https://vbm/v8").unwrap_err().to_string().contains("/v8"));
+        assert!(server_url("https://vbm/v8")
+            .unwrap_err()
+            .to_string()
+            .contains("/v8"));
         assert!(server_url("ftp://vbm").is_err());
         assert!(server_url("vbm.example").is_err());
     }
 
     #[test]
     fn authority_keeps_a_path_with_trailing_slash() {
-        assert_eq!(authority_url("https://login.microsoftonline.com").unwrap().as_str(), "https://login.microsoftonline.com/");
-        assert_eq!(authority_url("http://127.0.0.1:9/ms").unwrap().as_str(), "http://127.0.0.1:9/ms/");
+        assert_eq!(
+            authority_url("https://login.microsoftonline.com")
+                .unwrap()
+                .as_str(),
+            "https://login.microsoftonline.com/"
+        );
+        assert_eq!(
+            authority_url("http://127.0.0.1:9/ms").unwrap().as_str(),
+            "http://127.0.0.1:9/ms/"
+        );
     }
 
     #[test]

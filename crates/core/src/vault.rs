@@ -140,7 +140,8 @@ impl Vault {
     }
 
     fn store(&self, data: &VaultData) -> Result<()> {
-        let json = Zeroizing::new(serde_json::to_vec(data).map_err(|e| self.corrupt(e.to_string()))?);
+        let json =
+            Zeroizing::new(serde_json::to_vec(data).map_err(|e| self.corrupt(e.to_string()))?);
         let bytes = match &self.protection {
             Protection::PlainFile => json.to_vec(),
             Protection::Keyring(_) => {
@@ -163,7 +164,10 @@ impl Vault {
     }
 
     fn corrupt(&self, detail: String) -> Error {
-        Error::VaultCorrupt { path: self.path.display().to_string(), detail }
+        Error::VaultCorrupt {
+            path: self.path.display().to_string(),
+            detail,
+        }
     }
 
     /// The vault key, from the in-process cache or the keyring; `create` makes one when the keyring
@@ -179,8 +183,12 @@ impl Vault {
         let b64 = base64::engine::general_purpose::STANDARD;
         let key = match ks.get(&self.account)? {
             Some(s) => {
-                let raw = Zeroizing::new(b64.decode(s.expose()).map_err(|_| self.corrupt("the vault key in the keyring is not valid base64".into()))?);
-                let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| self.corrupt("the vault key in the keyring has the wrong length".into()))?;
+                let raw = Zeroizing::new(b64.decode(s.expose()).map_err(|_| {
+                    self.corrupt("the vault key in the keyring is not valid base64".into())
+                })?);
+                let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
+                    self.corrupt("the vault key in the keyring has the wrong length".into())
+                })?;
                 Zeroizing::new(arr)
             }
             None if create && !self.path.exists() => {
@@ -206,8 +214,17 @@ fn seal(key: &[u8; 32], vault_id: &str, plain: &[u8]) -> Result<Vec<u8>> {
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let nonce_bytes: [u8; NONCE_LEN] = rand::random();
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce_bytes), Payload { msg: plain, aad: &aad(vault_id) })
-        .map_err(|_| Error::VaultCorrupt { path: String::new(), detail: "encryption failed".into() })?;
+        .encrypt(
+            Nonce::from_slice(&nonce_bytes),
+            Payload {
+                msg: plain,
+                aad: &aad(vault_id),
+            },
+        )
+        .map_err(|_| Error::VaultCorrupt {
+            path: String::new(),
+            detail: "encryption failed".into(),
+        })?;
     let mut out = Vec::with_capacity(MAGIC.len() + 1 + NONCE_LEN + ct.len());
     out.extend_from_slice(MAGIC);
     out.push(FORMAT);
@@ -216,7 +233,11 @@ fn seal(key: &[u8; 32], vault_id: &str, plain: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn open(key: &[u8; 32], vault_id: &str, bytes: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+fn open(
+    key: &[u8; 32],
+    vault_id: &str,
+    bytes: &[u8],
+) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
     let head = MAGIC.len() + 1;
     if bytes.len() < head + NONCE_LEN + 16 || &bytes[..MAGIC.len()] != MAGIC {
         return Err("not a vbm365-auth vault file".into());
@@ -227,9 +248,17 @@ fn open(key: &[u8; 32], vault_id: &str, bytes: &[u8]) -> std::result::Result<Zer
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let nonce = Nonce::from_slice(&bytes[head..head + NONCE_LEN]);
     cipher
-        .decrypt(nonce, Payload { msg: &bytes[head + NONCE_LEN..], aad: &aad(vault_id) })
+        .decrypt(
+            nonce,
+            Payload {
+                msg: &bytes[head + NONCE_LEN..],
+                aad: &aad(vault_id),
+            },
+        )
         .map(Zeroizing::new)
-        .map_err(|_| "it does not decrypt with the key in the keyring (wrong key or damaged file)".into())
+        .map_err(|_| {
+            "it does not decrypt with the key in the keyring (wrong key or damaged file)".into()
+        })
 }
 
 #[cfg(test)]
@@ -244,7 +273,12 @@ pub(crate) mod tests {
 
     impl KeyStore for MemoryKeyStore {
         fn get(&self, a: &str) -> Result<Option<Secret>> {
-            Ok(self.0.lock().unwrap().get(a).map(|v| Secret::new(v.clone())))
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(a)
+                .map(|v| Secret::new(v.clone())))
         }
         fn set(&self, a: &str, v: &Secret) -> Result<()> {
             self.0.lock().unwrap().insert(a.into(), v.expose().into());
@@ -257,7 +291,11 @@ pub(crate) mod tests {
     }
 
     fn sample() -> TenantSecrets {
-        TenantSecrets { ms_refresh_token: Some(Secret::new("SENTINEL-MS-RT")), generation: 1, ..Default::default() }
+        TenantSecrets {
+            ms_refresh_token: Some(Secret::new("SENTINEL-MS-RT")),
+            generation: 1,
+            ..Default::default()
+        }
     }
 
     #[tokio::test]
@@ -266,8 +304,15 @@ pub(crate) mod tests {
         let ks = Arc::new(MemoryKeyStore::default());
         let v = Vault::new(dir.path(), "id1", Protection::Keyring(ks.clone()));
         assert_eq!(v.load().unwrap(), VaultData::default());
-        assert!(ks.0.lock().unwrap().is_empty(), "reading an absent vault must not create a key");
-        v.update(|d| { d.tenants.insert("t".into(), sample()); }).await.unwrap();
+        assert!(
+            ks.0.lock().unwrap().is_empty(),
+            "reading an absent vault must not create a key"
+        );
+        v.update(|d| {
+            d.tenants.insert("t".into(), sample());
+        })
+        .await
+        .unwrap();
         let first = std::fs::read(v.path()).unwrap();
         v.update(|_| ()).await.unwrap();
         let second = std::fs::read(v.path()).unwrap();
@@ -284,7 +329,11 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ks = Arc::new(MemoryKeyStore::default());
         let v = Vault::new(dir.path(), "id1", Protection::Keyring(ks.clone()));
-        v.update(|d| { d.tenants.insert("t".into(), sample()); }).await.unwrap();
+        v.update(|d| {
+            d.tenants.insert("t".into(), sample());
+        })
+        .await
+        .unwrap();
         let mut bytes = std::fs::read(v.path()).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
@@ -295,7 +344,10 @@ pub(crate) mod tests {
         let v3 = Vault::new(dir.path(), "id1", Protection::Keyring(ks.clone()));
         assert_eq!(v3.load().unwrap_err().code(), "vault_key_missing");
         // Writing must not silently replace a vault it cannot read.
-        assert_eq!(v3.update(|_| ()).await.unwrap_err().code(), "vault_key_missing");
+        assert_eq!(
+            v3.update(|_| ()).await.unwrap_err().code(),
+            "vault_key_missing"
+        );
         // A different vault id (another config dir) cannot open it either.
         let other = Vault::new(dir.path(), "id2", Protection::Keyring(ks));
         assert!(other.load().is_err());
@@ -307,12 +359,19 @@ pub(crate) mod tests {
     async fn plain_file_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::new(dir.path(), "id", Protection::PlainFile);
-        v.update(|d| { d.tenants.insert("t".into(), sample()); }).await.unwrap();
+        v.update(|d| {
+            d.tenants.insert("t".into(), sample());
+        })
+        .await
+        .unwrap();
         assert!(v.path().ends_with("secrets.json"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(v.path()).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(v.path()).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert_eq!(v.load().unwrap().tenants["t"], sample());
     }

@@ -57,22 +57,39 @@ impl VbmClient {
     }
 
     /// Step 4: exchange the Microsoft token response (byte for byte) for VBM365 tokens.
-    pub async fn exchange_assertion(&self, profile: &TenantProfile, assertion: &Secret) -> Result<VbmTokens> {
+    pub async fn exchange_assertion(
+        &self,
+        profile: &TenantProfile,
+        assertion: &Secret,
+    ) -> Result<VbmTokens> {
         let mut fields = vec![
             ("grant_type", JWT_BEARER_GRANT),
             ("client_id", profile.name.as_str()),
             ("assertion", assertion.expose()),
         ];
         antiforgery(profile.api_version, &mut fields);
-        let reply = self.http.post_form(&url(profile, "token")?, &fields, None).await?;
+        let reply = self
+            .http
+            .post_form(&url(profile, "token")?, &fields, None)
+            .await?;
         token_reply(reply, true)
     }
 
     /// Step 5: `grant_type=refresh_token`; the reply is a new pair.
-    pub async fn refresh(&self, profile: &TenantProfile, refresh_token: &Secret) -> Result<VbmTokens> {
-        let mut fields = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())];
+    pub async fn refresh(
+        &self,
+        profile: &TenantProfile,
+        refresh_token: &Secret,
+    ) -> Result<VbmTokens> {
+        let mut fields = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ];
         antiforgery(profile.api_version, &mut fields);
-        let reply = self.http.post_form(&url(profile, "token")?, &fields, None).await?;
+        let reply = self
+            .http
+            .post_form(&url(profile, "token")?, &fields, None)
+            .await?;
         token_reply(reply, false)
     }
 
@@ -81,7 +98,10 @@ impl VbmClient {
         if !profile.api_version.has_logout() {
             return Ok(());
         }
-        let reply = self.http.post_form(&url(profile, "token/logout")?, &[], Some(access)).await?;
+        let reply = self
+            .http
+            .post_form(&url(profile, "token/logout")?, &[], Some(access))
+            .await?;
         if (200..300).contains(&reply.status) {
             Ok(())
         } else {
@@ -90,8 +110,15 @@ impl VbmClient {
     }
 
     /// `GET /vN/ServiceInstance` with the bearer token.
-    pub async fn service_instance(&self, profile: &TenantProfile, access: &Secret) -> Result<ServiceInstance> {
-        let reply = self.http.get(&url(profile, "ServiceInstance")?, Some(access)).await?;
+    pub async fn service_instance(
+        &self,
+        profile: &TenantProfile,
+        access: &Secret,
+    ) -> Result<ServiceInstance> {
+        let reply = self
+            .http
+            .get(&url(profile, "ServiceInstance")?, Some(access))
+            .await?;
         if reply.status != 200 {
             return Err(server_error(&reply, false));
         }
@@ -104,7 +131,10 @@ impl VbmClient {
 }
 
 fn bad(detail: String) -> Error {
-    Error::BadResponse { service: SERVICE, detail }
+    Error::BadResponse {
+        service: SERVICE,
+        detail,
+    }
 }
 
 fn token_reply(reply: Reply, sign_in: bool) -> Result<VbmTokens> {
@@ -113,13 +143,20 @@ fn token_reply(reply: Reply, sign_in: bool) -> Result<VbmTokens> {
     }
     let received = Utc::now();
     let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
-    let need = |k: &str| json::string(&o, k).ok_or_else(|| bad(format!("the token reply has no valid '{k}'")));
+    let need = |k: &str| {
+        json::string(&o, k).ok_or_else(|| bad(format!("the token reply has no valid '{k}'")))
+    };
     let access_token = Secret::new(need("access_token")?);
     let refresh_token = Secret::new(need("refresh_token")?);
-    let issued_at = json::string(&o, ".issued").and_then(|s| parse_date(&s)).unwrap_or(received);
+    let issued_at = json::string(&o, ".issued")
+        .and_then(|s| parse_date(&s))
+        .unwrap_or(received);
     // The lifetime counts from our clock (immune to server clock skew); `.expires` is the fallback.
     let expires_at = match json::uint(&o, "expires_in") {
-        Some(secs) => received + chrono::Duration::seconds(i64::try_from(secs.min(10 * 365 * 86400)).unwrap_or(0)),
+        Some(secs) => {
+            received
+                + chrono::Duration::seconds(i64::try_from(secs.min(10 * 365 * 86400)).unwrap_or(0))
+        }
         None => json::string(&o, ".expires")
             .and_then(|s| parse_date(&s))
             .ok_or_else(|| bad("the token reply has neither 'expires_in' nor '.expires'".into()))?,
@@ -160,7 +197,11 @@ fn server_error(reply: &Reply, sign_in: bool) -> Error {
         None => describe_non_json(reply),
     };
     if reply.status >= 500 {
-        return Error::ServerFailure { service: SERVICE, status: reply.status, message };
+        return Error::ServerFailure {
+            service: SERVICE,
+            status: reply.status,
+            message,
+        };
     }
     if sign_in {
         // The server tells these cases apart only in its message text.
@@ -168,11 +209,18 @@ fn server_error(reply: &Reply, sign_in: bool) -> Error {
         if lower.contains("tenant authentication") || lower.contains("tenant auth") {
             return Error::TenantAuthDisabled { message };
         }
-        if lower.contains("organization") && (lower.contains("not found") || lower.contains("unknown") || lower.contains("does not exist")) {
+        if lower.contains("organization")
+            && (lower.contains("not found")
+                || lower.contains("unknown")
+                || lower.contains("does not exist"))
+        {
             return Error::OrganizationUnknown { message };
         }
     }
-    Error::ServerRejected { status: reply.status, message }
+    Error::ServerRejected {
+        status: reply.status,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -180,7 +228,12 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply { status, content_type: None, body: body.as_bytes().to_vec(), headers: Default::default() }
+        Reply {
+            status,
+            content_type: None,
+            body: body.as_bytes().to_vec(),
+            headers: Default::default(),
+        }
     }
 
     #[test]
@@ -195,19 +248,40 @@ mod tests {
 
     #[test]
     fn error_shapes() {
-        let e = server_error(&reply(400, r#"{"message":"Invalid refresh token.","errorCode":"ParameterValidationFailure"}"#), false);
+        let e = server_error(
+            &reply(
+                400,
+                r#"{"message":"Invalid refresh token.","errorCode":"ParameterValidationFailure"}"#,
+            ),
+            false,
+        );
         assert_eq!(e.code(), "server_rejected");
         assert!(e.to_string().contains("Invalid refresh token."));
-        let e = server_error(&reply(400, r#"{"error":"invalid_grant","error_description":"Token expired"}"#), false);
+        let e = server_error(
+            &reply(
+                400,
+                r#"{"error":"invalid_grant","error_description":"Token expired"}"#,
+            ),
+            false,
+        );
         assert!(e.to_string().contains("Token expired"), "{e}");
-        let e = server_error(&reply(502, "<html><title>Bad Gateway</title></html>"), false);
+        let e = server_error(
+            &reply(502, "<html><title>Bad Gateway</title></html>"),
+            false,
+        );
         assert_eq!(e.code(), "server_error");
         assert!(e.to_string().contains("Bad Gateway"));
         let e = server_error(&reply(400, ""), false);
         assert!(e.to_string().contains("empty reply"), "{e}");
-        let e = server_error(&reply(400, r#"{"message":"Tenant authentication is disabled."}"#), true);
+        let e = server_error(
+            &reply(400, r#"{"message":"Tenant authentication is disabled."}"#),
+            true,
+        );
         assert_eq!(e.code(), "tenant_auth_disabled");
-        let e = server_error(&reply(400, r#"{"message":"Organization x was not found."}"#), true);
+        let e = server_error(
+            &reply(400, r#"{"message":"Organization x was not found."}"#),
+            true,
+        );
         assert_eq!(e.code(), "organization_unknown");
     }
 
@@ -226,7 +300,17 @@ mod tests {
             let e = token_reply(reply(200, body), false).unwrap_err();
             assert_eq!(e.code(), "bad_response", "{body}");
         }
-        let fallback = token_reply(reply(200, r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#), false).unwrap();
-        assert_eq!(fallback.expires_at, parse_date("2099-01-01T00:00:00Z").unwrap());
+        let fallback = token_reply(
+            reply(
+                200,
+                r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#,
+            ),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            fallback.expires_at,
+            parse_date("2099-01-01T00:00:00Z").unwrap()
+        );
     }
 }

@@ -1,0 +1,33 @@
+# VBM365 Auth — developer commands. `make help` lists them.
+.PHONY: help setup build test demo demo-cli bench fmt lint deb
+
+help:
+	@echo "make demo      build, start the emulators and open the desktop app with a demo tenant"
+	@echo "make demo-cli  build, start the emulators and walk through the sign-in with the CLI"
+	@echo "make test      install what is missing, fmt + clippy + all tests (what CI runs)"
+	@echo "make bench     benchmarks: prints a table of measured figures"
+	@echo "make deb       build the .deb package"
+
+setup:
+	scripts/setup
+
+build: setup
+	cargo build --workspace --locked
+
+test:
+	scripts/test
+
+demo-cli: build
+	scripts/demo-cli
+
+demo: build
+	scripts/demo
+
+bench: setup
+	scripts/bench
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,0 +1,300 @@
+//! Test harness: a config dir, the emulators, and the real `vbm365-auth` binary run as a child
+//! process against them (inside the Secret Service session that `make test` provides).
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use vbm365_emulator::{EmulatorOptions, Emulators, RecordedRequest, Server};
+
+pub const TENANT: &str = "contoso.onmicrosoft.com";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub bin_dir: tempfile::TempDir,
+    pub emu: Emulators,
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Fast defaults for tests: 1 s poll interval.
+pub fn options() -> EmulatorOptions {
+    EmulatorOptions {
+        device_code_interval: Some(1),
+        ..EmulatorOptions::default()
+    }
+}
+
+impl Env {
+    pub async fn new() -> Env {
+        Env::with(options()).await
+    }
+
+    pub async fn with(opts: EmulatorOptions) -> Env {
+        let emu = Emulators::start(opts).await.expect("emulators start");
+        let bin_dir = tempfile::tempdir().unwrap();
+        // A fake browser launcher that records what it was asked to open.
+        let log = bin_dir.path().join("opened.log");
+        let script = format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display());
+        for name in [
+            "xdg-open",
+            "gio",
+            "gnome-open",
+            "kde-open",
+            "wslview",
+            "x-www-browser",
+            "firefox",
+            "chromium",
+        ] {
+            let p = bin_dir.path().join(name);
+            std::fs::write(&p, &script).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            bin_dir,
+            emu,
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(self.bin_dir.path().join("opened.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vbm365-auth"));
+        c.args(args)
+            .env("VBM365_AUTH_CONFIG_DIR", self.dir.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    self.bin_dir.path().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("BROWSER", self.bin_dir.path().join("xdg-open"))
+            .env("VBM365_AUTH_HTTP_TIMEOUT", "5")
+            .env_remove("VBM365_AUTH_STORAGE")
+            .env_remove("VBM365_AUTH_LOG")
+            .stdin(Stdio::null());
+        for (k, v) in &self.extra_env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs the CLI to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.cmd(args).output().expect("run vbm365-auth");
+        Run::from(out)
+    }
+
+    /// Runs the CLI from a blocking thread (for use inside async tests).
+    pub async fn run_async(&self, args: &[&str]) -> Run {
+        let cmd = self.cmd(args);
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = cmd;
+            Run::from(cmd.output().expect("run vbm365-auth"))
+        })
+        .await
+        .unwrap()
+    }
+
+    /// `tenant add` against the emulators, pinned to the emulator certificate.
+    pub fn add_tenant(&self, name: &str, version: &str) -> Run {
+        let r = self.run(&[
+            "tenant",
+            "add",
+            name,
+            "--server",
+            &self.emu.vbm_url(),
+            "--api-version",
+            version,
+            "--authority",
+            &self.emu.ms_url(),
+            "--pin-sha256",
+            &self.emu.cert_sha256(),
+        ]);
+        assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
+        r
+    }
+
+    /// `login --json --no-browser`, approving the device code at the emulator as a person would.
+    pub async fn login(&self, name: &str) -> Run {
+        self.login_with(name, |emu, code| assert!(emu.approve(code)))
+            .await
+    }
+
+    /// `login --json --no-browser`; `act` runs once the device code was printed.
+    pub async fn login_with(&self, name: &str, act: impl FnOnce(&Emulators, &str)) -> Run {
+        let mut child = self
+            .cmd(&["login", name, "--json", "--no-browser"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                let _ = tx.send(line.clone());
+                lines.push(line);
+            }
+            lines
+        });
+        let first = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
+            .await
+            .unwrap()
+            .expect("device_code event");
+        let ev: Value = serde_json::from_str(&first).expect("JSON line");
+        assert_eq!(ev["event"], "device_code", "{first}");
+        act(&self.emu, ev["user_code"].as_str().unwrap());
+        let out = wait_child(child, Duration::from_secs(60)).await;
+        let lines = reader.join().unwrap();
+        let mut run = Run::from(out);
+        run.stdout = lines.join("\n") + "\n";
+        run
+    }
+
+    /// Sign in and return the CLI run; panics unless it succeeded.
+    pub async fn signed_in(&self, name: &str, version: &str) {
+        self.add_tenant(name, version);
+        let r = self.login(name).await;
+        assert_eq!(r.code, 0, "login failed: {}\n{}", r.stdout, r.stderr);
+    }
+
+    /// VBM365 token requests with their form fields.
+    pub fn vbm_token_requests(&self) -> Vec<RecordedRequest> {
+        self.emu
+            .requests()
+            .into_iter()
+            .filter(|r| r.server == Server::Vbm && r.method == "POST" && r.path.ends_with("/token"))
+            .collect()
+    }
+
+    pub fn grant_count(&self, server: Server, grant: &str) -> usize {
+        self.emu
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.server == server
+                    && r.form()
+                        .iter()
+                        .any(|(k, v)| k == "grant_type" && v == grant)
+            })
+            .count()
+    }
+
+    /// Every file in the config dir, as text (for leak checks).
+    pub fn all_files_text(&self) -> String {
+        let mut out = String::new();
+        for entry in walk(self.dir.path()) {
+            out.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&entry).unwrap_or_default(),
+            ));
+        }
+        out
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files.extend(walk(&p));
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
+pub async fn wait_child(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("child did not finish within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A finished CLI run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// JSON lines of stdout.
+    pub fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Field of a recorded form.
+pub fn field(r: &RecordedRequest, name: &str) -> Option<String> {
+    r.form()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
