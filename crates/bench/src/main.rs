@@ -71,7 +71,7 @@ async fn run() -> Vec<Row> {
             "lookup",
             "service",
             "vbm365-auth",
-            "user",
+            "username",
             &account,
         ])));
         ours.push(time(

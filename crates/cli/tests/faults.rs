@@ -261,7 +261,7 @@ async fn kill_9_during_config_writes_never_leaves_a_torn_config() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(500 + (i * 7919) % 6000));
+        std::thread::sleep(Duration::from_micros(1000 + (i * 7919) % 80000));
         if child.try_wait().unwrap().is_none() {
             kills += 1;
         }

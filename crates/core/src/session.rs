@@ -177,8 +177,12 @@ enum Renewal {
         ms_refresh: Option<Option<Secret>>,
     },
     SignInRequired(String),
-    /// Transient failure: keep the stored tokens.
-    Failed(Error),
+    /// Nothing says the tokens are dead (network, certificate, garbled reply): keep them, and keep
+    /// a Microsoft refresh token rotated on the way.
+    Failed {
+        error: Error,
+        ms_refresh: Option<Secret>,
+    },
 }
 
 /// The protocol clients over the process's one HTTP client.
@@ -633,13 +637,19 @@ impl Engine {
     /// Renews a tenant's tokens: VBM365 refresh first; when VBM365 refuses it, silent re-sign-in
     /// with the Microsoft refresh token; transient failures keep everything as it is.
     async fn renew(&self, profile: &TenantProfile, entry: &TenantSecrets) -> Renewal {
+        let failed = |error| Renewal::Failed {
+            error,
+            ms_refresh: None,
+        };
         let Some(current) = &entry.vbm else {
             return Renewal::SignInRequired("not signed in".into());
         };
         let Clients { ms, vbm, .. } = match self.clients() {
             Ok(c) => c,
-            Err(e) => return Renewal::Failed(e),
+            Err(e) => return failed(e),
         };
+        // Only a refusal by the server says the refresh token is dead; a network fault, a bad
+        // certificate or a garbled reply says nothing about it, so the tokens are kept.
         let refused = match vbm.refresh(profile, &current.refresh_token).await {
             Ok(tokens) => {
                 return Renewal::Renewed {
@@ -647,8 +657,8 @@ impl Engine {
                     ms_refresh: None,
                 }
             }
-            Err(e) if e.is_transient() => return Renewal::Failed(e),
-            Err(e) => e,
+            Err(e @ Error::ServerRejected { .. }) => e,
+            Err(e) => return failed(e),
         };
         tracing::info!(tenant = %profile.name, reason = %refused, "VBM365 refused the refresh");
         let Some(ms_rt) = entry
@@ -662,20 +672,26 @@ impl Engine {
         };
         let ms_token = match ms.refresh(profile, ms_rt).await {
             Ok(t) => t,
-            Err(e) if e.is_transient() => return Renewal::Failed(e),
-            Err(e) => {
+            Err(e @ Error::Identity { .. }) => {
                 return Renewal::SignInRequired(format!("the silent Microsoft sign-in failed: {e}"))
             }
+            Err(e) => return failed(e),
         };
+        // Microsoft may have rotated its refresh token: keep the new one whatever happens next.
+        let ms_refresh = remembered(profile, &ms_token);
         match vbm.exchange_assertion(profile, &ms_token.raw).await {
             Ok(tokens) => Renewal::Renewed {
                 tokens,
-                ms_refresh: Some(remembered(profile, &ms_token)),
+                ms_refresh: Some(ms_refresh),
             },
-            Err(e) if e.is_transient() => Renewal::Failed(e),
-            Err(e) => Renewal::SignInRequired(format!(
+            Err(
+                e @ (Error::ServerRejected { .. }
+                | Error::TenantAuthDisabled { .. }
+                | Error::OrganizationUnknown { .. }),
+            ) => Renewal::SignInRequired(format!(
                 "the VBM365 server refused the silent sign-in: {e}"
             )),
+            Err(error) => Renewal::Failed { error, ms_refresh },
         }
     }
 
@@ -822,7 +838,13 @@ fn sign_in_required(profile: &TenantProfile, reason: &str) -> Error {
 fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) -> Result<VbmTokens> {
     let entry = data.tenants.entry(name.to_string()).or_default();
     match renewal {
-        Renewal::Failed(e) => Err(e),
+        Renewal::Failed { error, ms_refresh } => {
+            if let Some(ms) = ms_refresh {
+                entry.ms_refresh_token = Some(ms);
+                entry.generation += 1;
+            }
+            Err(error)
+        }
         Renewal::Renewed { tokens, ms_refresh } => {
             if entry.generation != generation {
                 tracing::warn!(tenant = name, "vault entry changed during a locked refresh");

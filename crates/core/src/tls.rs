@@ -144,7 +144,7 @@ impl ServerCertVerifier for PinningVerifier {
         let host = server_name.to_str().to_ascii_lowercase();
         if let Some(pins) = self.pins.get(&host) {
             let actual = fingerprint(end_entity);
-            if pins.iter().any(|p| *p == actual) {
+            if pins.contains(&actual) {
                 return Ok(ServerCertVerified::assertion());
             }
             return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
@@ -208,22 +208,18 @@ pub(crate) fn classify_tls_failure(
 ) -> Option<Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(found) = tls_error_of(e).and_then(|t| tls_to_error(t, host)) {
-            return Some(found);
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return tls_to_error(t, host);
         }
-        cur = e.source();
+        // io::Error::source() skips the error it wraps, so step into it explicitly.
+        cur = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
-}
-
-fn tls_error_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(t) = e.downcast_ref::<rustls::Error>() {
-        return Some(t);
-    }
-    // io::Error::source() skips the wrapped error itself, so look inside explicitly.
-    e.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 fn tls_to_error(t: &rustls::Error, host: &str) -> Option<Error> {
@@ -275,9 +271,20 @@ mod tests {
         let tls =
             rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(pm))));
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
-        let e = classify_tls_failure(&io, "h").unwrap();
+        // Connectors wrap it once more.
+        let outer = std::io::Error::other(io);
+        let e = classify_tls_failure(&outer, "h").unwrap();
         assert_eq!(e.code(), "certificate_pin_mismatch");
         let m = e.to_string();
         assert!(m.contains("aa") && m.contains("bb"), "{m}");
+        let unknown = std::io::Error::other(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(
+            classify_tls_failure(&unknown, "h").unwrap().code(),
+            "certificate_untrusted"
+        );
+        let plain = std::io::Error::other("connection reset");
+        assert!(classify_tls_failure(&plain, "h").is_none());
     }
 }

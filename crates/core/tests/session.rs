@@ -1,0 +1,170 @@
+//! The session manager in one process: sign-in events, in-process single flight, batch refresh.
+//! (Cross-process behaviour and the real keyring are covered by the CLI tests.)
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vbm365_auth_core::config::TenantProfile;
+use vbm365_auth_core::http::Timeouts;
+use vbm365_auth_core::{validate, Engine, EngineOptions, SignInEvent, StorageChoice, TenantState};
+use vbm365_emulator::{EmulatorOptions, Emulators, Server};
+
+fn engine(dir: &std::path::Path) -> Engine {
+    Engine::open(EngineOptions {
+        config_dir: dir.to_path_buf(),
+        storage: StorageChoice::PlainFile,
+        timeouts: Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(5),
+        },
+        keystore: None,
+    })
+    .unwrap()
+}
+
+fn add(engine: &Engine, emu: &Emulators, name: &str) {
+    let mut p = TenantProfile::new(name, &emu.vbm_url()).unwrap();
+    p.authority = validate::authority_url(&emu.ms_url()).unwrap();
+    engine
+        .add_tenant(p, Some(&emu.cert_sha256()), false)
+        .unwrap();
+}
+
+async fn sign_in(engine: &Engine, name: &str) -> Vec<SignInEvent> {
+    let pending = engine.begin_sign_in(Some(name)).await.unwrap();
+    assert!(pending.openable_uri.is_ok());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let st = engine
+        .complete_sign_in(&pending, move |e| ev.lock().unwrap().push(e))
+        .await
+        .unwrap();
+    assert_eq!(st.state, TenantState::SignedIn);
+    let out = events.lock().unwrap().clone();
+    out
+}
+
+fn refreshes(emu: &Emulators) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| {
+            r.server == Server::Vbm
+                && r.form()
+                    .iter()
+                    .any(|(k, v)| k == "grant_type" && v == "refresh_token")
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_reports_progress_then_stores_tokens() {
+    let emu = Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(1500),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    add(&e, &emu, "a.onmicrosoft.com");
+    let events = sign_in(&e, "a.onmicrosoft.com").await;
+    assert!(
+        matches!(events.first(), Some(SignInEvent::Waiting { .. })),
+        "{events:?}"
+    );
+    assert_eq!(events.last(), Some(&SignInEvent::Exchanging));
+    let st = e.status().unwrap();
+    assert_eq!(st[0].state, TenantState::SignedIn);
+    assert!(st[0].user_name.is_some());
+    assert!(e.test_connection(None).await.unwrap().version.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_callers_in_one_process_share_one_refresh() {
+    let emu = Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(0),
+        vbm_token_lifetime: 30,
+        vbm_latency_ms: 200,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = Arc::new(engine(dir.path()));
+    add(&e, &emu, "a.onmicrosoft.com");
+    sign_in(&e, "a.onmicrosoft.com").await;
+    emu.set_vbm_token_lifetime(3600);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let e = e.clone();
+            tokio::spawn(async move {
+                e.token(None, Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                    .access_token
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap());
+    }
+    assert_eq!(refreshes(&emu), 1);
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_all_skips_signed_out_and_reports_each_tenant() {
+    let emu = Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    for n in [
+        "a.onmicrosoft.com",
+        "b.onmicrosoft.com",
+        "c.onmicrosoft.com",
+    ] {
+        add(&e, &emu, n);
+    }
+    sign_in(&e, "a.onmicrosoft.com").await;
+    sign_in(&e, "c.onmicrosoft.com").await;
+    emu.clear_requests();
+    // Only tokens expiring within the window are refreshed.
+    let quiet = e.refresh_all(Some(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(quiet.len(), 2);
+    assert_eq!(refreshes(&emu), 0);
+    let all = e.refresh_all(None).await.unwrap();
+    let names: Vec<_> = all.iter().map(|(n, r)| (n.as_str(), r.is_ok())).collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&("a.onmicrosoft.com", true))
+            && names.contains(&("c.onmicrosoft.com", true))
+    );
+    assert_eq!(refreshes(&emu), 2);
+    // A refused refresh with a refused Microsoft refresh: that tenant alone needs sign-in.
+    emu.revoke_vbm_refresh_tokens();
+    emu.revoke_ms_refresh_tokens();
+    let after = e.refresh_all(None).await.unwrap();
+    assert!(after
+        .iter()
+        .all(|(_, r)| r.as_ref().unwrap_err().code() == "sign_in_required"));
+    let st = e.status().unwrap();
+    assert_eq!(
+        st.iter()
+            .filter(|s| s.state == TenantState::SignInRequired)
+            .count(),
+        2
+    );
+    assert_eq!(
+        st.iter()
+            .filter(|s| s.state == TenantState::SignedOut)
+            .count(),
+        1
+    );
+}
