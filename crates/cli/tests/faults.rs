@@ -309,3 +309,43 @@ async fn locked_keyring_is_a_clear_error() {
     // Back in the unlocked session, the tokens are all there.
     env.run(&["token"]).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_cancels_a_sign_in_and_stops_polling() {
+    let env = Env::new().await;
+    env.add_tenant(TENANT, "v8");
+    let child = env
+        .cmd(&["login", "--json", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env
+        .emu
+        .requests()
+        .iter()
+        .any(|r| common::field(r, "device_code").is_some())
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = common::wait_child(child, Duration::from_secs(10)).await;
+    assert_eq!(out.status.code(), Some(1));
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let ev: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(ev["event"], "error");
+    assert_eq!(ev["code"], "cancelled");
+    let polls = env.emu.requests().len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(env.emu.requests().len(), polls, "no request after cancel");
+}
