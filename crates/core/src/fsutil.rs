@@ -60,16 +60,7 @@ impl FileLock {
     /// Waits up to `timeout` for the lock. Polls with `try_lock` so that the wait can be bounded and
     /// does not tie up a thread; the poll step is short next to any network round trip.
     pub async fn acquire(path: &Path, what: &str, timeout: Duration) -> Result<FileLock> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file = open_lock_file(path)?;
         let start = Instant::now();
         let mut step = Duration::from_millis(2);
         loop {
@@ -96,16 +87,7 @@ impl FileLock {
 
     /// Blocking variant for synchronous callers (config edits).
     pub fn acquire_blocking(path: &Path) -> Result<FileLock> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file = open_lock_file(path)?;
         file.lock().map_err(|e| Error::io(path, e))?;
         Ok(FileLock {
             file,
@@ -116,6 +98,19 @@ impl FileLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
 }
 
 impl Drop for FileLock {

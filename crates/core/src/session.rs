@@ -484,6 +484,20 @@ impl Engine {
 
     /// A token valid for at least `min_valid`, refreshed first when needed.
     pub async fn token(&self, name: Option<&str>, min_valid: Duration) -> Result<AccessToken> {
+        self.token_or_refresh(name, Some(min_valid)).await
+    }
+
+    /// Refreshes one tenant now (unless another process did while this one waited for the lock).
+    pub async fn refresh(&self, name: Option<&str>) -> Result<AccessToken> {
+        self.token_or_refresh(name, None).await
+    }
+
+    /// `min_valid: None` forces a refresh.
+    async fn token_or_refresh(
+        &self,
+        name: Option<&str>,
+        min_valid: Option<Duration>,
+    ) -> Result<AccessToken> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
         let data = self.vault(&cfg).load()?;
@@ -494,29 +508,11 @@ impl Engine {
         let Some(tokens) = &entry.vbm else {
             return Err(sign_in_required(&profile, "not signed in"));
         };
-        if valid_for(tokens, min_valid) {
+        if min_valid.is_some_and(|d| valid_for(tokens, d)) {
             return Ok(access(&profile, tokens));
         }
         let tokens = self
-            .refresh_one(&cfg, &profile, entry.generation, Some(min_valid))
-            .await?;
-        Ok(access(&profile, &tokens))
-    }
-
-    /// Refreshes one tenant now (unless another process did while this one waited for the lock).
-    pub async fn refresh(&self, name: Option<&str>) -> Result<AccessToken> {
-        let cfg = self.config()?;
-        let profile = cfg.resolve(name)?.clone();
-        let data = self.vault(&cfg).load()?;
-        let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
-        if let Some(reason) = &entry.sign_in_required {
-            return Err(sign_in_required(&profile, reason));
-        }
-        if entry.vbm.is_none() {
-            return Err(sign_in_required(&profile, "not signed in"));
-        }
-        let tokens = self
-            .refresh_one(&cfg, &profile, entry.generation, None)
+            .refresh_one(&cfg, &profile, entry.generation, min_valid)
             .await?;
         Ok(access(&profile, &tokens))
     }
