@@ -1,0 +1,283 @@
+//! Local emulators of the two services VBM365 Auth talks to, for integration tests, benchmarks and
+//! demos:
+//!
+//! - the **Microsoft identity platform** (login.microsoftonline.com v2.0): device authorization,
+//!   device code and refresh token grants, and a `/devicelogin` page for people (plain HTTP);
+//! - a **Veeam Backup for Microsoft 365 REST API** server (v6, v7, v8): the JWT bearer and refresh
+//!   token grants, logout, `/v8/Health` and `/vN/ServiceInstance` (HTTPS with a fresh self-signed
+//!   certificate).
+//!
+//! Both bind `127.0.0.1` and share one state, so the VBM365 emulator accepts exactly the Microsoft
+//! token responses the identity emulator issued. Every request is recorded; tests steer the servers
+//! through [`Emulators`] methods or the JSON control API under `/_emulator/` on either port.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use vbm365_emulator::{EmulatorOptions, Emulators};
+//! let emu = Emulators::start(EmulatorOptions::default()).await?;
+//! println!("authority {} server {} pin {}", emu.ms_url(), emu.vbm_url(), emu.cert_sha256());
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod aad;
+mod control;
+mod devicelogin;
+mod faults;
+mod ms;
+mod options;
+mod serve;
+mod state;
+mod tls;
+mod types;
+mod util;
+mod vbm;
+
+pub use options::{DateFormat, EmulatorOptions};
+pub use types::{DeviceCodeInfo, DeviceCodeState, Fault, MintedTokens, RecordedRequest, Server};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use serve::App;
+use state::Shared;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Running emulators. Dropping the handle (or [`Emulators::shutdown`]) stops both servers and
+/// ends their open connections.
+pub struct Emulators {
+    shared: Arc<Shared>,
+    cert_der: Vec<u8>,
+    cert_sha256: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulators")
+            .field("ms_url", &self.shared.ms_url)
+            .field("vbm_url", &self.shared.vbm_url)
+            .field("cert_sha256", &self.cert_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulators {
+    /// Binds both servers on 127.0.0.1 and starts serving on the current Tokio runtime.
+    pub async fn start(opts: EmulatorOptions) -> std::io::Result<Emulators> {
+        let cert = tls::make()?;
+        let ms_listener = TcpListener::bind(("127.0.0.1", opts.ms_port)).await?;
+        let vbm_listener = TcpListener::bind(("127.0.0.1", opts.vbm_port)).await?;
+        let ms_url = format!("http://127.0.0.1:{}", ms_listener.local_addr()?.port());
+        let vbm_url = format!("https://127.0.0.1:{}", vbm_listener.local_addr()?.port());
+        let shared = Arc::new(Shared::new(opts, ms_url, vbm_url));
+
+        let ms_router = ms_router(App {
+            shared: shared.clone(),
+            server: Server::Ms,
+        });
+        let vbm_router = vbm_router(App {
+            shared: shared.clone(),
+            server: Server::Vbm,
+        });
+        let acceptor = tokio_rustls::TlsAcceptor::from(cert.config.clone());
+        let tasks = vec![
+            serve::spawn(ms_listener, ms_router, None),
+            serve::spawn(vbm_listener, vbm_router, Some(acceptor)),
+        ];
+        Ok(Emulators {
+            shared,
+            cert_der: cert.der,
+            cert_sha256: cert.sha256,
+            tasks,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash): the Microsoft "authority".
+    pub fn ms_url(&self) -> String {
+        self.shared.ms_url.clone()
+    }
+
+    /// `https://127.0.0.1:PORT` (no trailing slash): the VBM365 server.
+    pub fn vbm_url(&self) -> String {
+        self.shared.vbm_url.clone()
+    }
+
+    /// Lowercase hex SHA-256 of the VBM365 server's DER certificate (what a pin holds).
+    pub fn cert_sha256(&self) -> String {
+        self.cert_sha256.clone()
+    }
+
+    /// The VBM365 server's certificate (DER).
+    pub fn cert_der(&self) -> Vec<u8> {
+        self.cert_der.clone()
+    }
+
+    /// The options the emulators were started with.
+    pub fn options(&self) -> &EmulatorOptions {
+        &self.shared.opts
+    }
+
+    /// Every request both servers received, in arrival order (control API calls excluded).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// Forgets the recorded requests and resets [`Emulators::stats`].
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// Counters per endpoint and grant type since start or the last [`Emulators::clear_requests`],
+    /// e.g. `ms_devicecode`, `ms_device_code_polls`, `ms_refresh`, `ms_tokens_issued`,
+    /// `ms_errors`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_refresh`, `vbm_other_grant`,
+    /// `vbm_tokens_issued`, `vbm_token_errors`, `vbm_faults`, `vbm_logout`,
+    /// `vbm_service_instance`, `vbm_health`, `vbm_minted`. Counters never hit are absent.
+    pub fn stats(&self) -> BTreeMap<String, u64> {
+        self.shared.stats()
+    }
+
+    /// Device codes issued so far, oldest first.
+    pub fn device_codes(&self) -> Vec<DeviceCodeInfo> {
+        self.shared.device_codes()
+    }
+
+    /// Approves a pending device code as a person would on the verification page. `false` when
+    /// the code is unknown or not pending.
+    pub fn approve(&self, user_code: &str) -> bool {
+        self.shared.approve(user_code)
+    }
+
+    /// Declines a pending device code. `false` when the code is unknown or not pending.
+    pub fn decline(&self, user_code: &str) -> bool {
+        self.shared.decline(user_code)
+    }
+
+    /// Makes the next polls of a pending or approved code answer `invalid_grant` with this AADSTS
+    /// code (e.g. 53003, Conditional Access).
+    pub fn block(&self, user_code: &str, aadsts: u32) -> bool {
+        self.shared.block(user_code, aadsts)
+    }
+
+    /// Makes the next polls of a code answer `expired_token`.
+    pub fn expire(&self, user_code: &str) -> bool {
+        self.shared.expire(user_code)
+    }
+
+    /// Every Microsoft refresh token issued so far becomes invalid (`invalid_grant`).
+    pub fn revoke_ms_refresh_tokens(&self) {
+        self.shared.revoke_ms_refresh_tokens();
+    }
+
+    /// Exact bodies of every successful Microsoft `/token` response, as sent.
+    pub fn ms_token_responses(&self) -> Vec<String> {
+        self.shared.ms_token_responses()
+    }
+
+    /// Turns tenant authentication of the VBM365 server on or off.
+    pub fn set_tenant_auth_enabled(&self, on: bool) {
+        self.shared.set_tenant_auth_enabled(on);
+    }
+
+    /// Delay added before answering each `/vN/token` request.
+    pub fn set_vbm_latency_ms(&self, ms: u64) {
+        self.shared.set_vbm_latency_ms(ms);
+    }
+
+    /// Lifetime of VBM365 access tokens issued from now on.
+    pub fn set_vbm_token_lifetime(&self, secs: u64) {
+        self.shared.set_vbm_token_lifetime(secs);
+    }
+
+    /// Every VBM365 refresh token issued so far is rejected from now on.
+    pub fn revoke_vbm_refresh_tokens(&self) {
+        self.shared.revoke_vbm_refresh_tokens();
+    }
+
+    /// The next `count` VBM365 `/vN/token` requests get `fault` (queued after earlier faults).
+    pub fn inject_fault(&self, fault: Fault, count: u32) {
+        self.shared.inject_fault(fault, count);
+    }
+
+    /// Issues a valid, unbound VBM365 token pair for `tenant` without any sign-in. The tokens
+    /// work with every API version, like the real server's; `version` (`v6`, `v7`, `v8`) is
+    /// informational.
+    pub fn mint_vbm_tokens(&self, tenant: &str, version: &str) -> MintedTokens {
+        vbm::mint(&self.shared, tenant, version)
+    }
+
+    /// Stops both servers (same as dropping the handle).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Emulators {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Routes of the Microsoft identity platform emulator.
+fn ms_router(app: App) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(ms::devicecode))
+        .route("/{tenant}/oauth2/v2.0/token", post(ms::token))
+        .route(
+            "/devicelogin",
+            get(devicelogin::show).post(devicelogin::submit),
+        )
+        .route("/error", get(devicelogin::error_page))
+        .nest("/_emulator", control::routes())
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            serve::record,
+        ))
+        .with_state(app)
+}
+
+/// Routes of the VBM365 REST API emulator.
+fn vbm_router(app: App) -> Router {
+    Router::new()
+        .nest("/_emulator", control::routes())
+        .fallback(vbm::dispatch)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            serve::record,
+        ))
+        .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Emulators>();
+        send_sync::<RecordedRequest>();
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_stops_the_servers() {
+        let emu = Emulators::start(EmulatorOptions::default())
+            .await
+            .expect("start");
+        let addr = emu.ms_url().trim_start_matches("http://").to_string();
+        assert!(tokio::net::TcpStream::connect(&addr).await.is_ok());
+        emu.shutdown();
+        // Let the aborted accept loop be dropped, which closes the listener.
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(tokio::net::TcpStream::connect(&addr).await.is_err());
+    }
+}

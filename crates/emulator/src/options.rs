@@ -1,0 +1,81 @@
+//! Start-up options of the emulators.
+
+use serde::{Deserialize, Serialize};
+
+/// How the VBM365 emulator writes the `.issued` and `.expires` fields of a token response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateFormat {
+    /// RFC 1123, as in the seed document: `Mon, 13 Dec 2021 13:18:43 GMT`.
+    #[default]
+    Rfc1123,
+    /// ISO 8601 / RFC 3339 date-time, as the OpenAPI schema says: `2021-12-13T13:18:43Z`.
+    Iso8601,
+}
+
+impl std::str::FromStr for DateFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "rfc1123" => Ok(DateFormat::Rfc1123),
+            "iso8601" => Ok(DateFormat::Iso8601),
+            other => Err(format!(
+                "unknown date format '{other}' (expected rfc1123 or iso8601)"
+            )),
+        }
+    }
+}
+
+/// Options of [`crate::Emulators::start`]. `EmulatorOptions::default()` gives the behaviour of the
+/// real services with their usual settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmulatorOptions {
+    /// Port of the Microsoft identity platform emulator (plain HTTP); 0 picks a free port.
+    pub ms_port: u16,
+    /// Port of the VBM365 REST emulator (HTTPS); 0 picks a free port.
+    pub vbm_port: u16,
+    /// `interval` of the device code response in seconds; `None` leaves the field out.
+    pub device_code_interval: Option<u64>,
+    /// `expires_in` of the device code response in seconds.
+    pub device_code_expires_in: u64,
+    /// Whether the device code response carries a `message`.
+    pub include_message: bool,
+    /// `None`: `{ms_url}/devicelogin`; `Some(x)`: `x` is sent verbatim (tests of hostile URIs).
+    pub verification_uri: Option<String>,
+    /// Lifetime in seconds of the Microsoft access tokens (`expires_in`, `ext_expires_in`).
+    pub ms_token_lifetime: u64,
+    /// Lifetime in seconds of VBM365 access tokens.
+    pub vbm_token_lifetime: u64,
+    /// Delay in milliseconds added before answering each `/vN/token` request.
+    pub vbm_latency_ms: u64,
+    /// `Some(n)`: device codes approve themselves `n` ms after they were issued.
+    pub auto_approve_after_ms: Option<u64>,
+    /// Whether the VBM365 server accepts tenant (organization) sign-ins.
+    pub tenant_auth_enabled: bool,
+    /// Format of `.issued` / `.expires`.
+    pub date_format: DateFormat,
+    /// `None`: every tenant name is a known organization; `Some(list)`: only those
+    /// (compared case-insensitively).
+    pub known_organizations: Option<Vec<String>>,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            ms_port: 0,
+            vbm_port: 0,
+            device_code_interval: Some(5),
+            device_code_expires_in: 900,
+            include_message: true,
+            verification_uri: None,
+            ms_token_lifetime: 3599,
+            vbm_token_lifetime: 3600,
+            vbm_latency_ms: 0,
+            auto_approve_after_ms: None,
+            tenant_auth_enabled: true,
+            date_format: DateFormat::Rfc1123,
+            known_organizations: None,
+        }
+    }
+}

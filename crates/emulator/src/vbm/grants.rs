@@ -1,0 +1,408 @@
+//! `POST /vN/token`: body parsing, latency and faults, and the two grants VBM365 Auth uses
+//! (JWT bearer with a Microsoft assertion, refresh token), with antiforgery binding on v7/v8.
+
+use super::{
+    vbm_headers, ApiVersion, VbmError, ANTIFORGERY_COOKIE, INVALID_REFRESH, JWT_BEARER_GRANT,
+    TENANT_AUTH_DISABLED,
+};
+use crate::faults;
+use crate::options::DateFormat;
+use crate::serve::ConnectionControl;
+use crate::state::{Inner, RefreshStatus, Shared, VbmAccess, VbmRefresh, VBM_REFRESH_LIFETIME};
+use crate::types::MintedTokens;
+use crate::util::{self, Fields};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// The fields of a token request: form or JSON body.
+fn token_fields(headers: &HeaderMap, body: &[u8]) -> Result<Fields, VbmError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(util::media_type)
+        .unwrap_or_default();
+    if content_type == "application/x-www-form-urlencoded" {
+        return Ok(Fields(util::parse_form(body)));
+    }
+    if content_type == "application/json" || content_type.ends_with("+json") {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            VbmError::validation(format!("The request body is not valid JSON: {e}."))
+        })?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(VbmError::validation(
+                "The request body must be a JSON object.",
+            ));
+        };
+        let mut fields = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let v = match v {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => {
+                    return Err(VbmError::validation(format!(
+                        "The JSON value could not be converted to System.String. Path: $.{k}."
+                    )))
+                }
+            };
+            fields.push((k, v));
+        }
+        return Ok(Fields(fields));
+    }
+    Err(VbmError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "The request entity's media type '{content_type}' is not supported for this resource."
+        ),
+        None,
+    ))
+}
+
+/// `POST /vN/token`: latency, injected faults, then the grant.
+pub(super) async fn token(
+    shared: &Shared,
+    version: ApiVersion,
+    headers: &HeaderMap,
+    body: &[u8],
+    conn: Option<ConnectionControl>,
+) -> Response {
+    let fields = token_fields(headers, body);
+    let (fault, latency) = {
+        let mut inner = shared.lock();
+        inner.count("vbm_token_requests");
+        let grant = fields.as_ref().ok().and_then(|f| f.get("grant_type"));
+        inner.count(match grant {
+            Some(JWT_BEARER_GRANT) => "vbm_jwt_bearer",
+            Some("refresh_token") => "vbm_refresh",
+            _ => "vbm_other_grant",
+        });
+        let latency = inner.settings.vbm_latency_ms;
+        drop(inner);
+        (shared.take_fault(), latency)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if let Some(fault) = fault {
+        shared.lock().count("vbm_faults");
+        return faults::respond(fault, conn, shared.opts.date_format).await;
+    }
+    let result = fields.and_then(|f| grant(shared, version, headers, &f));
+    let mut inner = shared.lock();
+    match result {
+        Ok(res) => {
+            inner.count("vbm_tokens_issued");
+            res
+        }
+        Err(e) => {
+            inner.count("vbm_token_errors");
+            drop(inner);
+            e.into_response(Some(version))
+        }
+    }
+}
+
+fn parse_bool(name: &str, value: Option<&str>) -> Result<bool, VbmError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(false),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(VbmError::validation(format!(
+            "The value of the {name} parameter is not valid."
+        ))),
+    }
+}
+
+fn grant(
+    shared: &Shared,
+    version: ApiVersion,
+    headers: &HeaderMap,
+    fields: &Fields,
+) -> Result<Response, VbmError> {
+    let grant = fields
+        .get("grant_type")
+        .ok_or_else(|| VbmError::validation("The grant_type parameter is required."))?;
+    // v6 has no antiforgery: it ignores the parameter altogether.
+    let bind = version.has_antiforgery()
+        && !parse_bool(
+            "disable_antiforgery_token",
+            fields.get("disable_antiforgery_token"),
+        )?;
+    let issued = match grant {
+        JWT_BEARER_GRANT => jwt_bearer(shared, fields, bind)?,
+        "refresh_token" => refresh(shared, headers, fields, bind)?,
+        "password" => return Err(VbmError::bad_request("Invalid user name or password.")),
+        "operator" => return Err(VbmError::bad_request("Invalid operator credentials.")),
+        "integration" if version != ApiVersion::V8 => {
+            return Err(VbmError::bad_request("Invalid integration token."))
+        }
+        other => {
+            return Err(VbmError::validation(format!(
+                "The grant type '{other}' is not supported."
+            )))
+        }
+    };
+    Ok(issued.into_response(shared.opts.date_format))
+}
+
+/// A freshly issued pair, ready to be sent.
+struct Issued {
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+    user_name: String,
+    issued: chrono::DateTime<chrono::Utc>,
+    cookie: Option<String>,
+}
+
+impl Issued {
+    fn into_response(self, format: DateFormat) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            access_token: &'a str,
+            token_type: &'a str,
+            expires_in: u64,
+            refresh_token: &'a str,
+            #[serde(rename = "userName")]
+            user_name: &'a str,
+            #[serde(rename = ".issued")]
+            issued: String,
+            #[serde(rename = ".expires")]
+            expires: String,
+        }
+        let date = |t| match format {
+            DateFormat::Rfc1123 => util::rfc1123(t),
+            DateFormat::Iso8601 => util::iso8601(t),
+        };
+        // Lifetimes are clamped to 100 years (state::MAX_SECS), so this cannot overflow.
+        let lifetime = i64::try_from(self.expires_in).unwrap_or_default();
+        let expires = self.issued + chrono::Duration::seconds(lifetime);
+        let body = util::to_json(&Body {
+            access_token: &self.access_token,
+            token_type: "bearer",
+            expires_in: self.expires_in,
+            refresh_token: &self.refresh_token,
+            user_name: &self.user_name,
+            issued: date(self.issued),
+            expires: date(expires),
+        });
+        let mut extra = vbm_headers();
+        if let Some(cookie) = self.cookie {
+            extra.push((
+                "set-cookie",
+                format!("{ANTIFORGERY_COOKIE}={cookie}; path=/; secure; samesite=strict; httponly"),
+            ));
+        }
+        util::response(
+            StatusCode::OK,
+            "application/json; charset=utf-8",
+            body,
+            &extra,
+        )
+    }
+}
+
+/// An opaque token shaped like the server's (a DPAPI blob in base64url).
+fn opaque_token() -> String {
+    format!(
+        "AQAAANCMnd8BFdERjHoAwE_Cl-sBAAAA{}",
+        util::random_b64url(420)
+    )
+}
+
+/// Issues and stores a pair; `bind` ties the refresh token to a new antiforgery cookie.
+fn issue(inner: &mut Inner, tenant: &str, user_name: &str, bind: bool) -> Issued {
+    let now = Instant::now();
+    let lifetime = inner.settings.vbm_token_lifetime;
+    let access_token = opaque_token();
+    let refresh_token = opaque_token();
+    let cookie = bind.then(|| util::random_b64url(64));
+    inner.vbm_access.insert(
+        access_token.clone(),
+        VbmAccess {
+            refresh_token: refresh_token.clone(),
+            expires_at: now + Duration::from_secs(lifetime),
+            revoked: false,
+        },
+    );
+    inner.vbm_refresh.insert(
+        refresh_token.clone(),
+        VbmRefresh {
+            tenant: tenant.to_string(),
+            user_name: user_name.to_string(),
+            expires_at: now + VBM_REFRESH_LIFETIME,
+            antiforgery: cookie.clone(),
+            status: RefreshStatus::Active,
+        },
+    );
+    Issued {
+        access_token,
+        refresh_token,
+        expires_in: lifetime,
+        user_name: user_name.to_string(),
+        issued: chrono::Utc::now(),
+        cookie,
+    }
+}
+
+/// Issues a pair for `tenant` without any sign-in (benchmarks and tests). Tokens work with every
+/// API version of the server, as the real server's do; `version` only goes to the log.
+pub(crate) fn mint(shared: &Shared, tenant: &str, version: &str) -> MintedTokens {
+    tracing::debug!(tenant, version, "minting a VBM365 token pair");
+    let mut inner = shared.lock();
+    inner.count("vbm_minted");
+    let issued = issue(
+        &mut inner,
+        tenant,
+        &format!("admin@{}", tenant.to_ascii_lowercase()),
+        false,
+    );
+    MintedTokens {
+        access_token: issued.access_token,
+        refresh_token: issued.refresh_token,
+        expires_in: issued.expires_in,
+    }
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`: the assertion is a Microsoft token
+/// response for the organization in `client_id`.
+fn jwt_bearer(shared: &Shared, fields: &Fields, bind: bool) -> Result<Issued, VbmError> {
+    let mut inner = shared.lock();
+    if !inner.settings.tenant_auth_enabled {
+        return Err(VbmError::bad_request(TENANT_AUTH_DISABLED));
+    }
+    let tenant = fields.get("client_id").ok_or_else(|| {
+        VbmError::validation("The client_id parameter is required for the jwt-bearer grant type.")
+    })?;
+    if let Some(known) = &shared.opts.known_organizations {
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(tenant)) {
+            return Err(VbmError::bad_request(format!(
+                "Organization {tenant} was not found."
+            )));
+        }
+    }
+    let assertion = fields.get("assertion").ok_or_else(|| {
+        VbmError::validation("The assertion parameter is required for the jwt-bearer grant type.")
+    })?;
+    let doc: serde_json::Value = serde_json::from_str(assertion).map_err(|_| {
+        VbmError::bad_request("Failed to validate the assertion: it is not a valid JSON document.")
+    })?;
+    let access_token = doc
+        .get("access_token")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            VbmError::bad_request("Failed to validate the assertion: it contains no access token.")
+        })?;
+    let ms = inner.ms_access.get(access_token).ok_or_else(|| {
+        VbmError::bad_request(
+            "Failed to validate the assertion: the access token was not issued by the Microsoft identity platform.",
+        )
+    })?;
+    if !ms.tenant.eq_ignore_ascii_case(tenant) {
+        return Err(VbmError::bad_request(format!(
+            "Failed to validate the assertion: the access token was not issued for organization {tenant}."
+        )));
+    }
+    if Instant::now() >= ms.expires_at {
+        return Err(VbmError::bad_request(
+            "Failed to validate the assertion: the access token has expired.",
+        ));
+    }
+    let user_name = ms.upn.clone();
+    Ok(issue(&mut inner, tenant, &user_name, bind))
+}
+
+/// The value of a cookie in the request's `Cookie` headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `grant_type=refresh_token`: one use per refresh token.
+fn refresh(
+    shared: &Shared,
+    headers: &HeaderMap,
+    fields: &Fields,
+    bind: bool,
+) -> Result<Issued, VbmError> {
+    let token = fields
+        .get("refresh_token")
+        .ok_or_else(|| VbmError::validation("The refresh_token parameter is required."))?;
+    let mut inner = shared.lock();
+    let enabled = inner.settings.tenant_auth_enabled;
+    let rt = inner
+        .vbm_refresh
+        .get_mut(token)
+        .ok_or_else(|| VbmError::bad_request(INVALID_REFRESH))?;
+    if rt.status != RefreshStatus::Active {
+        return Err(VbmError::bad_request(INVALID_REFRESH));
+    }
+    if Instant::now() >= rt.expires_at {
+        return Err(VbmError::bad_request("The refresh token has expired."));
+    }
+    if let Some(expected) = &rt.antiforgery {
+        if cookie(headers, ANTIFORGERY_COOKIE) != Some(expected.as_str()) {
+            return Err(VbmError::bad_request(
+                "The antiforgery token could not be decrypted.",
+            ));
+        }
+    }
+    if !enabled {
+        return Err(VbmError::bad_request(TENANT_AUTH_DISABLED));
+    }
+    rt.status = RefreshStatus::Used;
+    let (tenant, user_name) = (rt.tenant.clone(), rt.user_name.clone());
+    Ok(issue(&mut inner, &tenant, &user_name, bind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn cookies_are_read_from_all_cookie_headers() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("b=2; .AspNetCore.Antiforgery.vbm=xyz"),
+        );
+        assert_eq!(cookie(&h, ANTIFORGERY_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "a"), Some("1"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn json_bodies_are_read_like_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        let f = token_fields(
+            &h,
+            br#"{"grant_type":"refresh_token","disable_antiforgery_token":true,"x":null}"#,
+        )
+        .expect("valid JSON body");
+        assert_eq!(f.get("grant_type"), Some("refresh_token"));
+        assert_eq!(f.get("disable_antiforgery_token"), Some("true"));
+        assert_eq!(f.get("x"), None);
+        assert!(token_fields(&h, br#"{"assertion":{"a":1}}"#).is_err());
+        assert!(token_fields(&h, b"{").is_err());
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            token_fields(&h, b"").map(|_| ()).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+    }
+}

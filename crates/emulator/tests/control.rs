@@ -1,0 +1,257 @@
+//! The JSON control API on both ports, and the `vbm365-emulator` binary.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+async fn call(c: &reqwest::Client, base: &str, route: &str, body: Option<Value>) -> Reply {
+    let url = format!("{base}/_emulator/{route}");
+    let req = match body {
+        Some(b) => c.post(url).json(&b),
+        None => c.get(url),
+    };
+    Reply::from(req.send().await.expect("request")).await
+}
+
+#[tokio::test]
+async fn both_ports_steer_the_same_state() {
+    let emu = start(fast()).await;
+    let c = client(&emu);
+    let (ms, vbm) = (emu.ms_url(), emu.vbm_url());
+    let index = call(&c, &ms, "", None).await;
+    assert_eq!(
+        index.status,
+        StatusCode::NOT_FOUND,
+        "the index is /_emulator without a slash"
+    );
+    let index = Reply::from(
+        c.get(format!("{ms}/_emulator"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(index.json()["vbm_url"], vbm.as_str());
+
+    let dc = device_code(&c, &emu, TENANT).await;
+    let user_code = dc["user_code"].as_str().unwrap_or_default();
+    let codes = call(&c, &vbm, "device_codes", None).await.json();
+    assert_eq!(codes[0]["user_code"], user_code);
+    assert_eq!(codes[0]["state"], "pending");
+    assert_eq!(codes[0]["tenant"], TENANT);
+    let r = call(
+        &c,
+        &vbm,
+        "block",
+        Some(json!({"user_code": user_code, "aadsts": 53003})),
+    )
+    .await;
+    assert_eq!(r.json()["ok"], true);
+    let codes = call(&c, &ms, "device_codes", None).await.json();
+    assert_eq!(codes[0]["state"], "blocked");
+    assert_eq!(codes[0]["aadsts"], 53003);
+    assert_eq!(
+        call(&c, &ms, "approve", Some(json!({"user_code": user_code})))
+            .await
+            .json()["ok"],
+        false
+    );
+    assert_eq!(
+        call(&c, &ms, "expire", Some(json!({"user_code": user_code})))
+            .await
+            .json()["ok"],
+        true
+    );
+    let dc2 = device_code(&c, &emu, TENANT).await;
+    let uc2 = dc2["user_code"].as_str().unwrap_or_default();
+    assert_eq!(
+        call(&c, &ms, "decline", Some(json!({"user_code": uc2})))
+            .await
+            .json()["ok"],
+        true
+    );
+    let dc3 = device_code(&c, &emu, TENANT).await;
+    let uc3 = dc3["user_code"].as_str().unwrap_or_default();
+    assert_eq!(
+        call(&c, &vbm, "approve", Some(json!({"user_code": uc3})))
+            .await
+            .json()["ok"],
+        true
+    );
+    let r = poll(
+        &c,
+        &emu,
+        TENANT,
+        dc3["device_code"].as_str().unwrap_or_default(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let bodies = call(&c, &ms, "ms_token_responses", None).await.json();
+    assert_eq!(bodies[0], r.text.as_str());
+    let r = call(&c, &ms, "approve", Some(json!({"code": 1}))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "bad control input is a 400: {}",
+        r.text
+    );
+
+    // VBM settings.
+    assert_eq!(
+        call(&c, &ms, "tenant_auth", Some(json!({"enabled": false})))
+            .await
+            .json()["ok"],
+        true
+    );
+    let r = vbm_token(
+        &c,
+        &emu,
+        "v8",
+        &[
+            ("grant_type", JWT_BEARER),
+            ("client_id", TENANT),
+            ("assertion", &r.text),
+        ],
+    )
+    .await;
+    assert!(r
+        .text
+        .to_lowercase()
+        .contains("tenant authentication is disabled"));
+    call(&c, &ms, "tenant_auth", Some(json!({"enabled": true}))).await;
+    call(&c, &ms, "token_lifetime", Some(json!({"secs": 120}))).await;
+    let minted = call(
+        &c,
+        &vbm,
+        "mint",
+        Some(json!({"tenant": TENANT, "version": "v7"})),
+    )
+    .await
+    .json();
+    assert_eq!(minted["expires_in"], 120);
+    let rt = minted["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = call(
+        &c,
+        &vbm,
+        "mint",
+        Some(json!({"tenant": TENANT, "version": "v9"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    call(&c, &ms, "revoke_vbm_refresh_tokens", Some(json!({}))).await;
+    let r = vbm_token(
+        &c,
+        &emu,
+        "v7",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    call(&c, &ms, "latency", Some(json!({"ms": 300}))).await;
+    let started = std::time::Instant::now();
+    vbm_token(
+        &c,
+        &emu,
+        "v7",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        call(&c, &ms, "revoke_ms_refresh_tokens", Some(json!({})))
+            .await
+            .json()["ok"],
+        true
+    );
+
+    // Requests and stats, then clear.
+    let reqs = call(&c, &ms, "requests", None).await.json();
+    let reqs = reqs.as_array().expect("array");
+    assert!(reqs.iter().all(|r| !r["path"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("/_emulator")));
+    assert_eq!(reqs[0]["server"], "ms");
+    assert_eq!(reqs[0]["method"], "POST");
+    assert!(reqs[0]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("client_id="));
+    assert!(reqs.iter().any(|r| r["server"] == "vbm"));
+    let stats = call(&c, &vbm, "stats", None).await.json();
+    assert_eq!(stats["ms_devicecode"], 3);
+    assert_eq!(stats["ms_device_code_polls"], 1);
+    assert_eq!(stats["vbm_refresh"], 2);
+    assert_eq!(stats["vbm_jwt_bearer"], 1);
+    assert_eq!(stats["vbm_minted"], 1);
+    call(&c, &vbm, "clear", Some(json!({}))).await;
+    assert_eq!(call(&c, &ms, "requests", None).await.json(), json!([]));
+    assert_eq!(call(&c, &ms, "stats", None).await.json(), json!({}));
+}
+
+#[tokio::test]
+async fn the_binary_prints_one_json_line_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
+        .args([
+            "--interval",
+            "2",
+            "--date-format",
+            "iso8601",
+            "--auto-approve-after-ms",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("reader")
+    .expect("first line");
+    let v: Value = serde_json::from_str(&line).expect("one JSON line");
+    let ms = v["ms_url"].as_str().expect("ms_url").to_string();
+    assert!(ms.starts_with("http://127.0.0.1:"));
+    assert!(v["vbm_url"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("https://127.0.0.1:")));
+    assert_eq!(v["cert_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(v["control"], format!("{ms}/_emulator"));
+
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{ms}/{TENANT}/oauth2/v2.0/devicecode"))
+        .form(&[("client_id", CLIENT_ID), ("scope", SCOPE)])
+        .send()
+        .await
+        .expect("request");
+    let dc: Value = r.json().await.expect("JSON");
+    assert_eq!(dc["interval"], 2);
+    let r = c
+        .post(format!("{ms}/{TENANT}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("client_id", CLIENT_ID),
+            (
+                "device_code",
+                dc["device_code"].as_str().unwrap_or_default(),
+            ),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK, "auto-approved");
+    let _ = child.kill();
+    let _ = child.wait();
+}
