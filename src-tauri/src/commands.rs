@@ -1,0 +1,215 @@
+//! Tauri commands: each takes the state, calls one engine operation and returns
+//! `Result<T, UiError>`. No command returns a token or a device code: "copy token" copies in Rust.
+
+use crate::desktop;
+use crate::error::{UiError, UiResult};
+use crate::signin::{self, SignInInfo};
+use crate::state::{AppState, SettingsView, Snapshot, TenantForm};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::time::Duration;
+use tauri::{AppHandle, Runtime, State};
+use vbm365_auth_core::vbm::ServiceInstance;
+
+/// A token copied or renewed, described without the token itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub tenant: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The server certificate for the trust dialog.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustInfo {
+    pub host_port: String,
+    /// Lowercase hex SHA-256 of the leaf certificate.
+    pub sha256: String,
+    /// The system's roots already vouch for it: no pin needed.
+    pub system_trusted: bool,
+    /// This fingerprint is already pinned.
+    pub pinned: bool,
+}
+
+/// Tenants, states and settings.
+#[tauri::command(async)]
+pub fn get_state(state: State<'_, AppState>) -> UiResult<Snapshot> {
+    state.snapshot()
+}
+
+/// Saves a new tenant (validation errors name the form field).
+#[tauri::command(async)]
+pub fn add_tenant(state: State<'_, AppState>, form: TenantForm) -> UiResult<Snapshot> {
+    let activate = form.activate;
+    state
+        .engine
+        .add_tenant(form.into_profile()?, None, activate)?;
+    state.poke();
+    state.snapshot()
+}
+
+/// Replaces a saved tenant's settings (the name identifies it).
+#[tauri::command(async)]
+pub fn update_tenant(state: State<'_, AppState>, form: TenantForm) -> UiResult<Snapshot> {
+    state.engine.update_tenant(form.into_profile()?)?;
+    state.poke();
+    state.snapshot()
+}
+
+/// Signs a tenant out (best effort) and forgets it.
+#[tauri::command]
+pub async fn remove_tenant(state: State<'_, AppState>, name: String) -> UiResult<Snapshot> {
+    state.engine.remove_tenant(&name).await?;
+    state.poke();
+    state.snapshot()
+}
+
+/// Makes a tenant the active one.
+#[tauri::command(async)]
+pub fn switch_tenant(state: State<'_, AppState>, name: String) -> UiResult<Snapshot> {
+    state.engine.switch(&name)?;
+    state.poke();
+    state.snapshot()
+}
+
+/// Connects to the tenant's server and reports its certificate (nothing is pinned).
+#[tauri::command]
+pub async fn probe_certificate(state: State<'_, AppState>, name: String) -> UiResult<TrustInfo> {
+    let info = state.engine.probe_certificate(Some(&name)).await?;
+    let pinned = state
+        .engine
+        .config()?
+        .pins_for(&info.host_port)
+        .contains(&info.sha256);
+    Ok(TrustInfo {
+        host_port: info.host_port,
+        sha256: info.sha256,
+        system_trusted: info.system_trusted,
+        pinned,
+    })
+}
+
+/// Pins the certificate fingerprint the user accepted in the trust dialog.
+#[tauri::command(async)]
+pub fn pin_certificate(state: State<'_, AppState>, name: String, sha256: String) -> UiResult<()> {
+    state.engine.pin_certificate(Some(&name), &sha256)?;
+    Ok(())
+}
+
+/// Asks Microsoft for a device code, copies the user code and starts polling in the background
+/// (progress arrives as `sign-in-progress` events).
+#[tauri::command]
+pub async fn start_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> UiResult<SignInInfo> {
+    let pending = state.engine.begin_sign_in(name.as_deref()).await?;
+    let copied = desktop::copy_text(&app, &pending.authorization.user_code).is_ok();
+    Ok(signin::start(&app, &state, pending, copied))
+}
+
+/// Stops the sign-in in progress.
+#[tauri::command]
+pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> bool {
+    signin::cancel(&app, &state)
+}
+
+/// Opens the sign-in page of the sign-in in progress, if its address passed the checks.
+#[tauri::command(async)]
+pub fn open_sign_in_page(state: State<'_, AppState>) -> UiResult<()> {
+    let uri = {
+        let slot = state.signin.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slot
+            .as_ref()
+            .ok_or_else(|| UiError::new("no_sign_in", "no sign-in is in progress"))?;
+        slot.openable_uri
+            .clone()
+            .map_err(|why| UiError::new("unsafe_uri", why))?
+    };
+    vbm365_auth_core::browser::open_verification_uri(&uri)?;
+    Ok(())
+}
+
+/// Copies the user code of the sign-in in progress again.
+#[tauri::command]
+pub fn copy_user_code<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> UiResult<()> {
+    let code = state
+        .signin
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|s| s.user_code.clone())
+        .ok_or_else(|| UiError::new("no_sign_in", "no sign-in is in progress"))?;
+    desktop::copy_text(&app, &code)
+}
+
+/// Refreshes a tenant's tokens now.
+#[tauri::command]
+pub async fn refresh_now(state: State<'_, AppState>, name: Option<String>) -> UiResult<TokenInfo> {
+    let result = state.engine.refresh(name.as_deref()).await;
+    state.poke();
+    let t = result?;
+    Ok(TokenInfo {
+        tenant: t.tenant,
+        expires_at: t.expires_at,
+    })
+}
+
+/// Copies a valid access token (refreshed first if it expires within a minute) to the clipboard.
+#[tauri::command]
+pub async fn copy_token<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> UiResult<TokenInfo> {
+    let result = state
+        .engine
+        .token(name.as_deref(), Duration::from_secs(60))
+        .await;
+    state.poke();
+    let t = result?;
+    desktop::copy_text(&app, t.access_token.expose())?;
+    Ok(TokenInfo {
+        tenant: t.tenant,
+        expires_at: t.expires_at,
+    })
+}
+
+/// `GET /vN/ServiceInstance` with the tenant's token: shows the server version.
+#[tauri::command]
+pub async fn test_connection(
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> UiResult<ServiceInstance> {
+    let result = state.engine.test_connection(name.as_deref()).await;
+    state.poke();
+    Ok(result?)
+}
+
+/// Signs a tenant out; returns the server's complaint about the logout call, if any (the local
+/// secrets are deleted regardless).
+#[tauri::command]
+pub async fn sign_out(
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> UiResult<Option<String>> {
+    let warning = state.engine.logout(name.as_deref()).await?;
+    state.poke();
+    Ok(warning.map(|e| e.to_string()))
+}
+
+/// Saves the app settings; start-at-login is applied to the system at once.
+#[tauri::command(async)]
+pub fn set_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: SettingsView,
+) -> UiResult<Snapshot> {
+    let before = state.engine.config()?.settings.start_at_login;
+    if before != settings.start_at_login {
+        desktop::set_autostart(&app, settings.start_at_login)?;
+    }
+    crate::state::save_settings(&state.engine, settings)?;
+    state.poke();
+    state.snapshot()
+}

@@ -1,0 +1,34 @@
+//! Thin, guarded access to the desktop plugins (clipboard, notifications, autostart). Each helper
+//! works when its plugin is missing (tests on the mock runtime) and reports that as an error
+//! instead of panicking.
+
+use crate::error::{UiError, UiResult};
+use tauri::{AppHandle, Manager, Runtime};
+
+/// Copies text to the system clipboard.
+pub fn copy_text<R: Runtime>(app: &AppHandle<R>, text: &str) -> UiResult<()> {
+    let clip = app
+        .try_state::<tauri_plugin_clipboard_manager::Clipboard<R>>()
+        .ok_or_else(|| UiError::new("clipboard", "the clipboard is not available"))?;
+    clip.write_text(text)
+        .map_err(|e| UiError::new("clipboard", format!("cannot copy to the clipboard: {e}")))
+}
+
+/// Shows a desktop notification (best effort: failures are logged).
+pub fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+    let Some(n) = app.try_state::<tauri_plugin_notification::Notification<R>>() else {
+        return;
+    };
+    if let Err(e) = n.builder().title(title).body(body).show() {
+        tracing::warn!(error = %e, "cannot show a desktop notification");
+    }
+}
+
+/// Turns start-at-login on or off.
+pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
+    let Some(m) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() else {
+        return Err(UiError::new("autostart", "start at login is not available"));
+    };
+    let r = if on { m.enable() } else { m.disable() };
+    r.map_err(|e| UiError::new("autostart", format!("cannot change start at login: {e}")))
+}

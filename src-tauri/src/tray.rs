@@ -1,0 +1,490 @@
+//! The tray icon as a view of the core's state: [`model`] turns the tenant list into a
+//! [`TrayModel`] (pure, unit-tested without a window); [`Tray::show`] makes the real menu, tooltip
+//! and icon match a model, rebuilding only what changed. Menu items are named by [`MenuId`].
+
+use chrono::{DateTime, Utc};
+use std::sync::Mutex;
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
+use vbm365_auth_core::{TenantState, TenantStatus};
+
+/// Id of the tray icon (the StatusNotifierItem is exported under it).
+pub const TRAY_ID: &str = "vbm365-auth";
+
+const ICON_NORMAL: &[u8] = include_bytes!("../../icons/tray.png");
+const ICON_ATTENTION: &[u8] = include_bytes!("../../icons/tray-attention.png");
+
+/// Every item of the tray menu.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MenuId {
+    /// The active-tenant header (disabled).
+    Header,
+    /// The "Switch tenant" submenu.
+    SwitchMenu,
+    /// One tenant in "Switch tenant".
+    Switch(String),
+    RefreshNow,
+    CopyToken,
+    SignIn,
+    ShowWindow,
+    Quit,
+}
+
+const SWITCH_PREFIX: &str = "switch:";
+
+impl MenuId {
+    /// The string id of the native menu item.
+    pub fn as_id(&self) -> String {
+        match self {
+            MenuId::Header => "header".into(),
+            MenuId::SwitchMenu => "switch-menu".into(),
+            MenuId::Switch(name) => format!("{SWITCH_PREFIX}{name}"),
+            MenuId::RefreshNow => "refresh-now".into(),
+            MenuId::CopyToken => "copy-token".into(),
+            MenuId::SignIn => "sign-in".into(),
+            MenuId::ShowWindow => "show-window".into(),
+            MenuId::Quit => "quit".into(),
+        }
+    }
+
+    /// Parses a native menu item id.
+    pub fn parse(id: &str) -> Option<MenuId> {
+        if let Some(name) = id.strip_prefix(SWITCH_PREFIX) {
+            return (!name.is_empty()).then(|| MenuId::Switch(name.to_string()));
+        }
+        Some(match id {
+            "header" => MenuId::Header,
+            "switch-menu" => MenuId::SwitchMenu,
+            "refresh-now" => MenuId::RefreshNow,
+            "copy-token" => MenuId::CopyToken,
+            "sign-in" => MenuId::SignIn,
+            "show-window" => MenuId::ShowWindow,
+            "quit" => MenuId::Quit,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the menu model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuEntry {
+    Item {
+        id: MenuId,
+        text: String,
+        enabled: bool,
+    },
+    Check {
+        id: MenuId,
+        text: String,
+        checked: bool,
+    },
+    Submenu {
+        id: MenuId,
+        text: String,
+        enabled: bool,
+        items: Vec<MenuEntry>,
+    },
+    Separator,
+}
+
+/// What the tray shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayModel {
+    pub tooltip: String,
+    /// A tenant needs sign-in: show the attention icon.
+    pub attention: bool,
+    pub menu: Vec<MenuEntry>,
+}
+
+/// "42 min", "1 h 5 min", "less than 1 min" until `at`, or `None` if past. Minute precision, so
+/// the tray menu changes (and is rebuilt) at most once a minute.
+pub fn remaining(at: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+    let secs = (at - now).num_seconds();
+    if secs <= 0 {
+        return None;
+    }
+    Some(match secs {
+        s if s < 60 => "less than 1 min".to_string(),
+        s if s < 3600 => format!("{} min", s / 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    })
+}
+
+/// A tenant's state in a few words.
+pub fn describe(t: &TenantStatus, now: DateTime<Utc>) -> String {
+    match t.state {
+        TenantState::SignedIn => match t.expires_at.and_then(|e| remaining(e, now)) {
+            Some(r) => format!("signed in, expires in {r}"),
+            None => "signed in".into(),
+        },
+        TenantState::SignedOut => "signed out".into(),
+        TenantState::Expired => "token expired".into(),
+        TenantState::SignInRequired => "sign-in required".into(),
+        TenantState::Error => "error".into(),
+    }
+}
+
+fn item(id: MenuId, text: &str, enabled: bool) -> MenuEntry {
+    MenuEntry::Item {
+        id,
+        text: text.into(),
+        enabled,
+    }
+}
+
+/// The tray for a tenant list (as returned by `Engine::status`).
+pub fn model(tenants: &[TenantStatus], now: DateTime<Utc>) -> TrayModel {
+    let active = tenants.iter().find(|t| t.active);
+    let attention = tenants
+        .iter()
+        .any(|t| t.state == TenantState::SignInRequired);
+    let tooltip = match active {
+        Some(t) => format!("VBM365 Auth\n{}: {}", t.profile.name, describe(t, now)),
+        None if tenants.is_empty() => "VBM365 Auth\nno tenant saved".into(),
+        None => "VBM365 Auth\nno active tenant".into(),
+    };
+    let tooltip = if attention {
+        let n = tenants
+            .iter()
+            .filter(|t| t.state == TenantState::SignInRequired)
+            .count();
+        format!("{tooltip}\n{n} tenant(s) need sign-in")
+    } else {
+        tooltip
+    };
+    let header = match active {
+        Some(t) => format!("{} — {}", t.profile.name, describe(t, now)),
+        None => "No active tenant".into(),
+    };
+    let has_tokens =
+        active.is_some_and(|t| matches!(t.state, TenantState::SignedIn | TenantState::Expired));
+    let switch_items: Vec<MenuEntry> = tenants
+        .iter()
+        .map(|t| MenuEntry::Check {
+            id: MenuId::Switch(t.profile.name.clone()),
+            text: t.profile.name.clone(),
+            checked: t.active,
+        })
+        .collect();
+    let menu = vec![
+        item(MenuId::Header, &header, false),
+        MenuEntry::Separator,
+        MenuEntry::Submenu {
+            id: MenuId::SwitchMenu,
+            text: "Switch tenant".into(),
+            enabled: !switch_items.is_empty(),
+            items: switch_items,
+        },
+        item(MenuId::RefreshNow, "Refresh now", has_tokens),
+        item(MenuId::CopyToken, "Copy access token", has_tokens),
+        item(MenuId::SignIn, "Sign in…", active.is_some()),
+        MenuEntry::Separator,
+        item(MenuId::ShowWindow, "Show window", true),
+        item(MenuId::Quit, "Quit", true),
+    ];
+    TrayModel {
+        tooltip,
+        attention,
+        menu,
+    }
+}
+
+/// Makes a native item for a model entry.
+fn native<R: Runtime>(
+    app: &AppHandle<R>,
+    entry: &MenuEntry,
+) -> tauri::Result<Box<dyn IsMenuItem<R>>> {
+    Ok(match entry {
+        MenuEntry::Item { id, text, enabled } => Box::new(MenuItem::with_id(
+            app,
+            id.as_id(),
+            text,
+            *enabled,
+            None::<&str>,
+        )?),
+        MenuEntry::Check { id, text, checked } => Box::new(CheckMenuItem::with_id(
+            app,
+            id.as_id(),
+            text,
+            true,
+            *checked,
+            None::<&str>,
+        )?),
+        MenuEntry::Submenu {
+            id,
+            text,
+            enabled,
+            items,
+        } => {
+            let sub = Submenu::with_id(app, id.as_id(), text, *enabled)?;
+            for child in items {
+                sub.append(native(app, child)?.as_ref())?;
+            }
+            Box::new(sub)
+        }
+        MenuEntry::Separator => Box::new(PredefinedMenuItem::separator(app)?),
+    })
+}
+
+/// Builds the native menu of a model.
+pub fn build_menu<R: Runtime>(app: &AppHandle<R>, entries: &[MenuEntry]) -> tauri::Result<Menu<R>> {
+    let menu = Menu::new(app)?;
+    for e in entries {
+        menu.append(native(app, e)?.as_ref())?;
+    }
+    Ok(menu)
+}
+
+fn icon(attention: bool) -> tauri::Result<Image<'static>> {
+    Image::from_bytes(if attention {
+        ICON_ATTENTION
+    } else {
+        ICON_NORMAL
+    })
+}
+
+/// The real tray icon and the model it currently shows.
+pub struct Tray<R: Runtime> {
+    icon: TrayIcon<R>,
+    shown: Mutex<Option<TrayModel>>,
+}
+
+impl<R: Runtime> Tray<R> {
+    /// Creates the tray icon with an initial model. Menu clicks go to `on_menu`.
+    pub fn create(
+        app: &AppHandle<R>,
+        initial: TrayModel,
+        on_menu: impl Fn(&AppHandle<R>, MenuId) + Send + Sync + 'static,
+    ) -> tauri::Result<Self> {
+        let menu = build_menu(app, &initial.menu)?;
+        let icon = TrayIconBuilder::with_id(TRAY_ID)
+            .icon(icon(initial.attention)?)
+            .tooltip(&initial.tooltip)
+            .menu(&menu)
+            .show_menu_on_left_click(false)
+            .on_menu_event(move |app, ev| {
+                if let Some(id) = MenuId::parse(ev.id().as_ref()) {
+                    on_menu(app, id);
+                }
+            })
+            .on_tray_icon_event(|tray, ev| {
+                if let tauri::tray::TrayIconEvent::Click {
+                    button: tauri::tray::MouseButton::Left,
+                    button_state: tauri::tray::MouseButtonState::Up,
+                    ..
+                } = ev
+                {
+                    crate::show_main_window(tray.app_handle());
+                }
+            })
+            .build(app)?;
+        Ok(Tray {
+            icon,
+            shown: Mutex::new(Some(initial)),
+        })
+    }
+
+    /// Forgets what is shown, so the next [`Tray::show`] rebuilds everything.
+    pub fn invalidate(&self) {
+        *self.shown.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Makes the tray show `model`, touching only the parts that differ from what it shows.
+    pub fn show(&self, model: TrayModel) -> tauri::Result<()> {
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        let old = shown.take();
+        let result = (|| {
+            if old.as_ref().map(|o| &o.menu) != Some(&model.menu) {
+                let menu = build_menu(self.icon.app_handle(), &model.menu)?;
+                self.icon.set_menu(Some(menu))?;
+            }
+            if old.as_ref().map(|o| o.attention) != Some(model.attention) {
+                self.icon.set_icon(Some(icon(model.attention)?))?;
+            }
+            if old.as_ref().map(|o| &o.tooltip) != Some(&model.tooltip) {
+                self.icon.set_tooltip(Some(&model.tooltip))?;
+            }
+            Ok(())
+        })();
+        // On failure, forget what is shown so the next call rebuilds everything.
+        *shown = result.is_ok().then_some(model);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use vbm365_auth_core::TenantProfile;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap()
+    }
+
+    fn tenant(name: &str, active: bool, state: TenantState, mins: i64) -> TenantStatus {
+        TenantStatus {
+            profile: TenantProfile::new(name, "https://vbm.example:4443").unwrap(),
+            active,
+            state,
+            expires_at: (state == TenantState::SignedIn)
+                .then(|| now() + chrono::Duration::minutes(mins)),
+            user_name: None,
+            detail: None,
+        }
+    }
+
+    fn find<'a>(entries: &'a [MenuEntry], want: &MenuId) -> Option<&'a MenuEntry> {
+        entries.iter().find_map(|e| match e {
+            MenuEntry::Item { id, .. } | MenuEntry::Check { id, .. } if id == want => Some(e),
+            MenuEntry::Submenu { id, items, .. } => {
+                if id == want {
+                    Some(e)
+                } else {
+                    find(items, want)
+                }
+            }
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        for id in [
+            MenuId::Header,
+            MenuId::SwitchMenu,
+            MenuId::Switch("contoso.onmicrosoft.com".into()),
+            MenuId::RefreshNow,
+            MenuId::CopyToken,
+            MenuId::SignIn,
+            MenuId::ShowWindow,
+            MenuId::Quit,
+        ] {
+            assert_eq!(MenuId::parse(&id.as_id()), Some(id));
+        }
+        assert_eq!(MenuId::parse("switch:"), None);
+        assert_eq!(MenuId::parse("nope"), None);
+    }
+
+    #[test]
+    fn menu_lists_every_tenant_with_the_active_one_checked() {
+        let tenants = vec![
+            tenant("a.example", false, TenantState::SignedOut, 0),
+            tenant("b.example", true, TenantState::SignedIn, 42),
+        ];
+        let m = model(&tenants, now());
+        let Some(MenuEntry::Submenu { items, enabled, .. }) = find(&m.menu, &MenuId::SwitchMenu)
+        else {
+            panic!("no switch submenu: {m:?}")
+        };
+        assert!(enabled);
+        assert_eq!(
+            items,
+            &vec![
+                MenuEntry::Check {
+                    id: MenuId::Switch("a.example".into()),
+                    text: "a.example".into(),
+                    checked: false
+                },
+                MenuEntry::Check {
+                    id: MenuId::Switch("b.example".into()),
+                    text: "b.example".into(),
+                    checked: true
+                },
+            ]
+        );
+        assert_eq!(
+            m.menu[0],
+            item(
+                MenuId::Header,
+                "b.example — signed in, expires in 42 min",
+                false
+            )
+        );
+        assert!(m
+            .tooltip
+            .contains("b.example: signed in, expires in 42 min"));
+        assert!(!m.attention);
+        for id in [MenuId::RefreshNow, MenuId::CopyToken, MenuId::SignIn] {
+            assert!(matches!(
+                find(&m.menu, &id),
+                Some(MenuEntry::Item { enabled: true, .. })
+            ));
+        }
+        let order: Vec<_> = m
+            .menu
+            .iter()
+            .filter_map(|e| match e {
+                MenuEntry::Item { id, .. } | MenuEntry::Submenu { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                MenuId::Header,
+                MenuId::SwitchMenu,
+                MenuId::RefreshNow,
+                MenuId::CopyToken,
+                MenuId::SignIn,
+                MenuId::ShowWindow,
+                MenuId::Quit
+            ]
+        );
+    }
+
+    #[test]
+    fn attention_when_a_tenant_needs_sign_in_and_actions_follow_state() {
+        let tenants = vec![
+            tenant("a.example", true, TenantState::SignedOut, 0),
+            tenant("b.example", false, TenantState::SignInRequired, 0),
+        ];
+        let m = model(&tenants, now());
+        assert!(m.attention);
+        assert!(
+            m.tooltip.contains("1 tenant(s) need sign-in"),
+            "{}",
+            m.tooltip
+        );
+        for id in [MenuId::RefreshNow, MenuId::CopyToken] {
+            assert!(matches!(
+                find(&m.menu, &id),
+                Some(MenuEntry::Item { enabled: false, .. })
+            ));
+        }
+        assert!(matches!(
+            find(&m.menu, &MenuId::SignIn),
+            Some(MenuEntry::Item { enabled: true, .. })
+        ));
+    }
+
+    #[test]
+    fn empty_state_has_a_disabled_switch_menu() {
+        let m = model(&[], now());
+        assert!(m.tooltip.contains("no tenant saved"));
+        assert!(matches!(
+            find(&m.menu, &MenuId::SwitchMenu),
+            Some(MenuEntry::Submenu { enabled: false, .. })
+        ));
+        assert!(matches!(
+            find(&m.menu, &MenuId::SignIn),
+            Some(MenuEntry::Item { enabled: false, .. })
+        ));
+    }
+
+    #[test]
+    fn remaining_time_reads_well() {
+        let n = now();
+        assert_eq!(
+            remaining(n + chrono::Duration::seconds(30), n).as_deref(),
+            Some("less than 1 min")
+        );
+        assert_eq!(
+            remaining(n + chrono::Duration::seconds(3900), n).as_deref(),
+            Some("1 h 5 min")
+        );
+        assert_eq!(remaining(n - chrono::Duration::seconds(1), n), None);
+    }
+}

@@ -1,0 +1,150 @@
+//! The app's commands through Tauri's IPC on the mock runtime (no window, no display): the same
+//! [`vbm365_auth_app::build`] the real app uses, over an engine in a temporary config dir, with the
+//! app's real context, so the capability in `capabilities/` is enforced too.
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+use vbm365_auth_core::{Engine, EngineOptions, StorageChoice};
+
+fn app(dir: &std::path::Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let mut opts = EngineOptions::from_env(Some(dir.to_path_buf())).expect("options");
+    opts.storage = StorageChoice::PlainFile;
+    let engine = Arc::new(Engine::open(opts).expect("engine"));
+    let app = vbm365_auth_app::build(mock_builder(), engine)
+        .build(tauri::generate_context!(test = true))
+        .expect("app");
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("window");
+    (app, window)
+}
+
+fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    call_from(w, "tauri://localhost", cmd, args)
+}
+
+fn call_from(
+    w: &WebviewWindow<MockRuntime>,
+    url: &str,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: url.parse().expect("url"),
+            body: tauri::ipc::InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().expect("json"))
+}
+
+fn names(snapshot: &Value) -> Vec<(String, bool)> {
+    snapshot["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default().to_string(),
+                t["active"] == true,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn add_switch_and_remove_tenants_through_ipc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_app, w) = app(dir.path());
+
+    let empty = call(&w, "get_state", json!({})).expect("get_state");
+    assert_eq!(names(&empty), vec![]);
+    assert_eq!(empty["plaintext_storage"], true);
+
+    let form = |name: &str| {
+        json!({"form": {"name": name, "server": "https://vbm.example:4443", "api_version": "v7",
+                        "authority": "https://login.microsoftonline.us"}})
+    };
+    let s = call(&w, "add_tenant", form("Contoso.onmicrosoft.com")).expect("add");
+    assert_eq!(names(&s), vec![("contoso.onmicrosoft.com".into(), true)]);
+    let t = &s["tenants"][0];
+    assert_eq!(t["state"], "signed_out");
+    assert_eq!(t["api_version"], "v7");
+    assert_eq!(t["authority"], "https://login.microsoftonline.us/");
+    let s = call(&w, "add_tenant", form("fabrikam.onmicrosoft.com")).expect("add");
+    assert_eq!(
+        names(&s),
+        vec![
+            ("contoso.onmicrosoft.com".into(), true),
+            ("fabrikam.onmicrosoft.com".into(), false)
+        ]
+    );
+
+    let s = call(
+        &w,
+        "switch_tenant",
+        json!({"name": "fabrikam.onmicrosoft.com"}),
+    )
+    .expect("switch");
+    assert_eq!(names(&s)[1], ("fabrikam.onmicrosoft.com".into(), true));
+    // The CLI shares the file: the switch is on disk.
+    let on_disk = std::fs::read_to_string(dir.path().join("config.json")).expect("config");
+    assert!(
+        on_disk.contains("\"active_tenant\": \"fabrikam.onmicrosoft.com\""),
+        "{on_disk}"
+    );
+
+    let s = call(
+        &w,
+        "remove_tenant",
+        json!({"name": "contoso.onmicrosoft.com"}),
+    )
+    .expect("remove");
+    assert_eq!(names(&s), vec![("fabrikam.onmicrosoft.com".into(), true)]);
+}
+
+#[test]
+fn errors_reach_the_ui_as_code_and_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_app, w) = app(dir.path());
+
+    let e = call(
+        &w,
+        "add_tenant",
+        json!({"form": {"name": "contoso.example", "server": "http://vbm.example"}}),
+    )
+    .expect_err("http is refused for a remote server");
+    assert_eq!(e["code"], "invalid_input");
+    assert_eq!(e["field"], "server");
+    assert!(
+        e["message"].as_str().unwrap_or_default().contains("https"),
+        "{e}"
+    );
+
+    let e = call(&w, "switch_tenant", json!({"name": "nobody.example"})).expect_err("unknown");
+    assert_eq!(e["code"], "tenant_not_found");
+
+    let e = call(&w, "copy_token", json!({})).expect_err("no active tenant");
+    assert_eq!(e["code"], "no_active_tenant");
+
+    let e = call(&w, "open_sign_in_page", json!({})).expect_err("no sign-in");
+    assert_eq!(e["code"], "no_sign_in");
+}
+
+#[test]
+fn remote_pages_and_unknown_commands_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_app, w) = app(dir.path());
+    assert!(call_from(&w, "https://evil.example", "get_state", json!({})).is_err());
+    assert!(call(&w, "plugin:clipboard-manager|read_text", json!({})).is_err());
+    assert!(call(&w, "get_state", json!({})).is_ok());
+}
