@@ -17,10 +17,10 @@ build: setup
 test:
 	scripts/test
 
-demo-cli: build
+demo-cli: setup
 	scripts/demo-cli
 
-demo: build
+demo: setup
 	scripts/demo
 
 bench: setup

@@ -7,8 +7,8 @@ use url::Url;
 /// Opens the URL in the default browser (xdg-open, gio, … on Linux).
 pub fn open_verification_uri(url: &Url) -> Result<()> {
     let checked = crate::validate::verification_uri(url.as_str())?;
-    open::that(checked.as_str()).map_err(|e| Error::Network {
+    open::that(checked.as_str()).map_err(|e| Error::BrowserUnavailable {
         url: checked.to_string(),
-        detail: format!("no browser could be started ({e}); open the address yourself"),
+        detail: e.to_string(),
     })
 }

@@ -65,6 +65,9 @@ pub enum Error {
     #[error("cannot reach {url}: {detail}")]
     Network { url: String, detail: String },
 
+    #[error("no browser could be started for {url} ({detail}); open the address yourself")]
+    BrowserUnavailable { url: String, detail: String },
+
     #[error("{url} did not answer within {} s", .after.as_secs_f32())]
     Timeout { url: String, after: Duration },
 
@@ -160,6 +163,7 @@ impl Error {
             Error::BadResponse { .. } => "bad_response",
             Error::Network { .. } => "network",
             Error::Timeout { .. } => "timeout",
+            Error::BrowserUnavailable { .. } => "browser_unavailable",
             Error::PinMismatch { .. } => "certificate_pin_mismatch",
             Error::UntrustedCertificate { .. } => "certificate_untrusted",
             Error::KeyringUnavailable(_) => "keyring_unavailable",
