@@ -52,9 +52,10 @@ pub enum Poll {
     Transient(Error),
 }
 
-/// Progress of [`poll_device_flow`], for live status in the UI.
+/// Live status of a sign-in, for the UI: the polling states of [`poll_device_flow`], then
+/// `Exchanging` (sent by the session manager once Microsoft approved).
 #[derive(Debug, Clone, PartialEq)]
-pub enum FlowEvent {
+pub enum SignInEvent {
     Waiting {
         next_poll_in: Duration,
     },
@@ -65,6 +66,8 @@ pub enum FlowEvent {
         reason: String,
         next_poll_in: Duration,
     },
+    /// Microsoft approved; the assertion is being exchanged with VBM365.
+    Exchanging,
 }
 
 /// Polls until the user approves, an error stops the flow, or `expires_in` runs out. Never polls
@@ -75,7 +78,7 @@ pub async fn poll_device_flow<F, Fut>(
     interval: u64,
     expires_in: u64,
     mut poll: F,
-    mut on_event: impl FnMut(FlowEvent),
+    mut on_event: impl FnMut(SignInEvent),
 ) -> Result<MsTokenResponse>
 where
     F: FnMut() -> Fut,
@@ -85,7 +88,7 @@ where
     let mut interval = Duration::from_secs(interval.max(1));
     let mut wait = interval;
     let mut failures: u32 = 0;
-    on_event(FlowEvent::Waiting { next_poll_in: wait });
+    on_event(SignInEvent::Waiting { next_poll_in: wait });
     loop {
         if Instant::now() + wait > deadline {
             return Err(Error::DeviceCodeExpired);
@@ -100,7 +103,7 @@ where
                 failures = 0;
                 interval += SLOW_DOWN_STEP;
                 wait = interval;
-                on_event(FlowEvent::SlowedDown { interval });
+                on_event(SignInEvent::SlowedDown { interval });
             }
             Poll::Done(token) => return Ok(token),
             Poll::Fatal(e) => return Err(e),
@@ -110,7 +113,7 @@ where
                 wait = interval
                     .saturating_mul(factor)
                     .clamp(interval, MAX_BACKOFF.max(interval));
-                on_event(FlowEvent::Retrying {
+                on_event(SignInEvent::Retrying {
                     reason: e.to_string(),
                     next_poll_in: wait,
                 });

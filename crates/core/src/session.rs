@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::fsutil::FileLock;
 use crate::http::{Http, Timeouts};
 use crate::keystore::{KeyStore, OsKeyring};
-use crate::msid::{self, DeviceAuthorization, FlowEvent, IdentityClient, MsTokenResponse};
+pub use crate::msid::SignInEvent;
+use crate::msid::{self, DeviceAuthorization, IdentityClient, MsTokenResponse};
 use crate::secret::Secret;
 use crate::trust::{self, CertificateInfo};
 use crate::validate;
@@ -142,23 +143,6 @@ pub struct PendingSignIn {
     pub authorization: DeviceAuthorization,
     /// The verification URI if it is safe to open (SPEC §6), else the reason it is not.
     pub openable_uri: std::result::Result<Url, String>,
-}
-
-/// Live status of a sign-in.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SignInEvent {
-    Waiting {
-        next_poll_in: Duration,
-    },
-    SlowedDown {
-        interval: Duration,
-    },
-    Retrying {
-        reason: String,
-        next_poll_in: Duration,
-    },
-    /// Microsoft approved; exchanging the assertion with VBM365.
-    Exchanging,
 }
 
 /// A token handed out by [`Engine::token`].
@@ -442,19 +426,7 @@ impl Engine {
             auth.interval,
             auth.expires_in,
             || ms.poll(profile, &auth.device_code),
-            |ev| {
-                on_event(match ev {
-                    FlowEvent::Waiting { next_poll_in } => SignInEvent::Waiting { next_poll_in },
-                    FlowEvent::SlowedDown { interval } => SignInEvent::SlowedDown { interval },
-                    FlowEvent::Retrying {
-                        reason,
-                        next_poll_in,
-                    } => SignInEvent::Retrying {
-                        reason,
-                        next_poll_in,
-                    },
-                })
-            },
+            &mut on_event,
         )
         .await?;
         on_event(SignInEvent::Exchanging);
