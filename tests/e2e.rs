@@ -6,6 +6,8 @@
 //! these tests are ignored by default and run serially:
 //! `xvfb-run -a dbus-run-session -- cargo test -p vbm365-auth-app --test e2e -- --ignored --test-threads=1`
 
+mod support;
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -353,5 +355,282 @@ async fn add_tenant_with_validation_and_trust_on_first_use() {
         Duration::from_secs(5),
     )
     .await;
+    let _ = c.close().await;
+}
+
+// ----- signed-in tenants, switching, copying and refreshing, error paths -----------------------
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// The row button `act` of tenant `name`.
+fn row_button(name: &str, act: &str) -> String {
+    format!(r#"li.tenant[data-name="{name}"] [data-act="{act}"]"#)
+}
+
+/// Waits until the sign-in panel shows a user code.
+async fn wait_code(c: &Client) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let code = text_of(c, "#signin-code").await;
+        if !code.trim().is_empty() {
+            return code.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "no user code shown");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for the sign-in panel's failure and checks it offers "Try again": (title, message).
+async fn wait_failure(c: &Client, title: &str) -> (String, String) {
+    let title = wait_text(c, "#signin-error-title", title, Duration::from_secs(15)).await;
+    let message = text_of(c, "#signin-error-message").await;
+    let retry = c.find(Locator::Css("#signin-retry")).await.expect("retry");
+    assert!(retry.is_displayed().await.unwrap_or(false), "no Try again");
+    (title, message)
+}
+
+/// The X11 CLIPBOARD selection, read with xclip.
+fn clipboard() -> String {
+    let out = Command::new("timeout")
+        .args(["5", "xclip", "-o", "-selection", "clipboard"])
+        .output()
+        .expect("run xclip (apt-get install xclip)");
+    assert!(
+        out.status.success(),
+        "xclip: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 clipboard")
+}
+
+const A: &str = "a.example.onmicrosoft.com";
+const B: &str = "b.example.onmicrosoft.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn copy_access_token_puts_it_on_the_clipboard_only() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, A, true);
+    support::sign_in(&engine, &emu, A).await;
+    let token = support::stored_access_token(&engine, A).await;
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .state", "Signed in", Duration::from_secs(15)).await;
+    click(&c, &row_button(A, "copy")).await;
+    wait_text(
+        &c,
+        "li.tenant .result",
+        "Access token copied to the clipboard",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(clipboard(), token, "the clipboard holds the stored token");
+    // Copying happens in Rust: the token never reaches the page.
+    let page = c.source().await.expect("page source");
+    assert!(!page.contains(&token), "the token reached the web UI");
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn make_another_tenant_active_in_the_window() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, A, true);
+    support::add_tenant(&engine, &emu, B, false);
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    let badge = |name: &str| format!(r#"li.tenant[data-name="{name}"] .active-badge"#);
+    let shown = |css: String| {
+        let c = c.clone();
+        async move {
+            match c.find(Locator::Css(&css)).await {
+                Ok(e) => e.is_displayed().await.unwrap_or(false),
+                Err(_) => false,
+            }
+        }
+    };
+    wait_text(
+        &c,
+        &format!(r#"li.tenant[data-name="{B}"] .name"#),
+        B,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(shown(badge(A)).await && !shown(badge(B)).await);
+    assert!(!shown(row_button(A, "activate")).await);
+
+    click(&c, &row_button(B, "activate")).await;
+    wait_text(
+        &c,
+        "#notice",
+        "is now the active tenant",
+        Duration::from_secs(10),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shown(badge(A)).await || !shown(badge(B)).await {
+        assert!(Instant::now() < deadline, "B is not marked active");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let class = c
+        .find(Locator::Css(&format!(r#"li.tenant[data-name="{B}"]"#)))
+        .await
+        .expect("row B")
+        .attr("class")
+        .await
+        .expect("class")
+        .unwrap_or_default();
+    assert!(class.contains("is-active"), "{class}");
+    assert!(shown(row_button(A, "activate")).await);
+    assert!(!shown(row_button(B, "activate")).await);
+    // Saved for the CLI too.
+    assert_eq!(
+        engine.config().expect("config").active_tenant.as_deref(),
+        Some(B)
+    );
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn refresh_now_in_the_window_sends_exactly_one_refresh() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, A, true);
+    support::sign_in(&engine, &emu, A).await;
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .state", "Signed in", Duration::from_secs(15)).await;
+    emu.clear_requests();
+    click(&c, &row_button(A, "refresh")).await;
+    wait_text(
+        &c,
+        "li.tenant .result",
+        "Token refreshed",
+        Duration::from_secs(10),
+    )
+    .await;
+    // Give a duplicate (double dispatch, background refresh) time to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(support::vbm_refreshes(&emu).len(), 1);
+    assert_eq!(support::all_refreshes(&emu).len(), 1);
+    assert_eq!(support::token_requests(&emu).len(), 1, "only the refresh");
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn conditional_access_block_is_explained() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, A, true);
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .name", A, Duration::from_secs(15)).await;
+    click(&c, &row_button(A, "sign-in")).await;
+    let code = wait_code(&c).await;
+    assert!(emu.block(&code, 53003));
+    let (_, message) = wait_failure(&c, "Blocked by a Conditional Access policy").await;
+    assert!(message.contains("Conditional Access"), "{message}");
+    assert!(message.contains("administrator"), "{message}");
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn tenant_authentication_disabled_is_explained() {
+    let emu = support::emulators(3600).await;
+    emu.set_tenant_auth_enabled(false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, A, true);
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .name", A, Duration::from_secs(15)).await;
+    click(&c, &row_button(A, "sign-in")).await;
+    let code = wait_code(&c).await;
+    assert!(emu.approve(&code));
+    let (_, message) =
+        wait_failure(&c, "Tenant authentication is disabled on the VBM365 server").await;
+    assert!(
+        message.contains("Enable tenant authentication"),
+        "{message}"
+    );
+    wait_text(&c, "li.tenant .state", "Signed out", Duration::from_secs(5)).await;
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn certificate_mismatch_is_a_hard_error_naming_both_fingerprints() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    let wrong_pin = "ab".repeat(32);
+    support::add_tenant_pinned(&engine, &emu, A, true, &wrong_pin);
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .name", A, Duration::from_secs(15)).await;
+    click(&c, &row_button(A, "sign-in")).await;
+    let (_, message) = wait_failure(&c, "The server certificate changed").await;
+    assert!(message.contains(&emu.cert_sha256()), "{message}");
+    assert!(message.contains(&wrong_pin), "{message}");
+    // Not offered as a "trust this server?" question, and no Microsoft sign-in was started.
+    assert!(c.find(Locator::Css("#trust-dialog[open]")).await.is_err());
+    assert!(emu.device_codes().is_empty(), "a device code was requested");
+    let config = std::fs::read_to_string(dir.path().join("config.json")).expect("config");
+    assert!(
+        !config.contains(&emu.cert_sha256()),
+        "the new certificate got pinned"
+    );
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn unreachable_server_is_explained() {
+    let emu = support::emulators(3600).await;
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    let mut profile = TenantProfile::new(A, &format!("https://127.0.0.1:{port}")).expect("profile");
+    profile.authority = emu.ms_url().parse().expect("authority");
+    engine
+        .add_tenant(profile, Some(&emu.cert_sha256()), true)
+        .expect("add tenant");
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .name", A, Duration::from_secs(15)).await;
+    click(&c, &row_button(A, "sign-in")).await;
+    // Microsoft answers; the VBM365 server does not, which shows at the exchange.
+    let code = wait_code(&c).await;
+    assert!(emu.approve(&code));
+    let (_, message) = wait_failure(&c, "The server cannot be reached").await;
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(message.contains("Check the server address"), "{message}");
     let _ = c.close().await;
 }

@@ -199,7 +199,9 @@ export async function ensureTrusted(t) {
     // Unreachable now: let the sign-in report the error in its own words.
     return true;
   }
-  if (info.system_trusted || info.pinned) return true;
+  // A different pinned certificate is a hard error, never a "trust?" question: the sign-in
+  // reports the mismatch with both fingerprints.
+  if (info.system_trusted || info.pinned || info.pin_mismatch) return true;
   const d = $("#trust-dialog");
   $("#trust-host").textContent = info.host_port;
   $("#trust-fingerprint").textContent = fingerprint(info.sha256);

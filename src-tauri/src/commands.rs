@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::time::Duration;
 use tauri::{AppHandle, Runtime, State};
 use vbm365_auth_core::vbm::ServiceInstance;
+use vbm365_auth_core::Engine;
 
 /// A token copied or renewed, described without the token itself.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +29,9 @@ pub struct TrustInfo {
     pub system_trusted: bool,
     /// This fingerprint is already pinned.
     pub pinned: bool,
+    /// Other fingerprints are pinned for this server: the certificate changed. Not something to
+    /// trust from a dialog (SPEC §6: a hard error); the sign-in reports it.
+    pub pin_mismatch: bool,
 }
 
 /// Tenants, states and settings.
@@ -75,12 +79,11 @@ pub fn switch_tenant(state: State<'_, AppState>, name: String) -> UiResult<Snaps
 #[tauri::command]
 pub async fn probe_certificate(state: State<'_, AppState>, name: String) -> UiResult<TrustInfo> {
     let info = state.engine.probe_certificate(Some(&name)).await?;
-    let pinned = state
-        .engine
-        .config()?
-        .pins_for(&info.host_port)
-        .contains(&info.sha256);
+    let cfg = state.engine.config()?;
+    let pins = cfg.pins_for(&info.host_port);
+    let pinned = pins.contains(&info.sha256);
     Ok(TrustInfo {
+        pin_mismatch: !pins.is_empty() && !pinned,
         host_port: info.host_port,
         sha256: info.sha256,
         system_trusted: info.system_trusted,
@@ -103,9 +106,34 @@ pub async fn start_sign_in<R: Runtime>(
     state: State<'_, AppState>,
     name: Option<String>,
 ) -> UiResult<SignInInfo> {
+    check_pin(&state.engine, name.as_deref()).await?;
     let pending = state.engine.begin_sign_in(name.as_deref()).await?;
     let copied = desktop::copy_text(&app, &pending.authorization.user_code).is_ok();
     Ok(signin::start(&app, &state, pending, copied))
+}
+
+/// Before asking Microsoft for a code: if the tenant's server presents a certificate other than
+/// the pinned one, fails at once with the pin mismatch (naming both fingerprints) instead of after
+/// the user approved the sign-in. When the server cannot be probed, the sign-in goes on and
+/// reports the problem in its own words (the probe connects directly, without a proxy).
+async fn check_pin(engine: &Engine, name: Option<&str>) -> UiResult<()> {
+    let cfg = engine.config()?;
+    if cfg.resolve(name)?.server.scheme() != "https" {
+        return Ok(());
+    }
+    let Ok(info) = engine.probe_certificate(name).await else {
+        return Ok(());
+    };
+    let pins = cfg.pins_for(&info.host_port);
+    if pins.is_empty() || pins.contains(&info.sha256) {
+        return Ok(());
+    }
+    Err(vbm365_auth_core::Error::PinMismatch {
+        host: info.host_port,
+        expected: pins.join(" or "),
+        actual: info.sha256,
+    }
+    .into())
 }
 
 /// Stops the sign-in in progress.

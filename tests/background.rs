@@ -1,0 +1,122 @@
+//! Background refresh in the real app: nobody clicks anything; the emulators issue short-lived
+//! VBM365 tokens and count the refresh requests, and the `vbm365-auth` CLI reads the shared state.
+//!
+//! Needs an X display, a session bus and the built CLI (`cargo build -p vbm365-auth-cli`); ignored
+//! by default:
+//! `xvfb-run -a scripts/with-keyring cargo test -p vbm365-auth-app --test background -- --ignored --test-threads=1`
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use std::time::{Duration, Instant};
+use support::*;
+use vbm365_emulator::Fault;
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+
+fn expires_at(row: &serde_json::Value) -> DateTime<Utc> {
+    row["expires_at"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|| panic!("no expires_at in {row}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
+async fn short_lived_tokens_are_refreshed_before_expiry_without_a_click() {
+    require_desktop_session();
+    // 15 s tokens: the margin is 5 s, so the app refreshes about 10 s after sign-in.
+    let emu = emulators(15).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config");
+    let engine = engine(&config);
+    add_tenant(&engine, &emu, TENANT, true);
+    sign_in(&engine, &emu, TENANT).await;
+    let first = status_of(&config, TENANT);
+    assert_eq!(first["state"], "signed_in");
+    let first_expiry = expires_at(&first);
+    emu.clear_requests();
+
+    let mut app = App::start(&config, &dir.path().join("app.log"));
+    let seen_at = wait_for(
+        "a background refresh at the emulator",
+        Duration::from_secs(20),
+        || (!vbm_refreshes(&emu).is_empty()).then(Utc::now),
+    );
+    app.assert_running();
+    // Seen (within the 100 ms poll) before the first token expired.
+    assert!(
+        seen_at < first_expiry,
+        "refreshed at {seen_at}, after the expiry {first_expiry}"
+    );
+    assert_eq!(vbm_refreshes(&emu).len(), 1, "one refresh, not a burst");
+    // The new tokens are stored where the CLI sees them.
+    let row = wait_for("the renewed expiry", Duration::from_secs(5), || {
+        let row = status_of(&config, TENANT);
+        (expires_at(&row) > first_expiry).then_some(row)
+    });
+    assert_eq!(row["state"], "signed_in");
+    assert!(app.log().contains("background refresh"), "{}", app.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
+async fn a_failing_server_gets_backoff_and_the_tokens_are_kept() {
+    require_desktop_session();
+    // 6 s tokens: the first refresh is due 3 s after sign-in.
+    let emu = emulators(6).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config");
+    let engine = engine(&config);
+    add_tenant(&engine, &emu, TENANT, true);
+    sign_in(&engine, &emu, TENANT).await;
+    let expiry = expires_at(&status_of(&config, TENANT));
+    // The server is down for every token request from now on (a 502 from its proxy).
+    emu.inject_fault(Fault::Status502Empty, 1000);
+    emu.clear_requests();
+
+    let mut app = App::start(&config, &dir.path().join("app.log"));
+    wait_for(
+        "the first (failing) refresh",
+        Duration::from_secs(15),
+        || (!vbm_refreshes(&emu).is_empty()).then_some(()),
+    );
+    let first = Instant::now();
+    // Watch for 17 s: with a 5 s backoff doubling per failure, attempts come at +0, +5 and +15 s.
+    // A loop without backoff would send dozens.
+    while first.elapsed() < Duration::from_secs(17) {
+        app.assert_running();
+        let row = status_of(&config, TENANT);
+        assert!(
+            row["state"] == "signed_in" || row["state"] == "expired",
+            "tokens dropped while the server fails: {row}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let attempts: Vec<Instant> = vbm_refreshes(&emu).iter().map(|r| r.at).collect();
+    assert!(
+        (2..=4).contains(&attempts.len()),
+        "{} refresh attempts in 17 s\n{}",
+        attempts.len(),
+        app.log()
+    );
+    let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps[0] >= Duration::from_secs(4),
+        "retried too soon: {gaps:?}"
+    );
+    assert!(
+        gaps.windows(2).all(|g| g[1] > g[0]),
+        "the delay does not grow: {gaps:?}"
+    );
+    // Every request was answered with the fault: the tokens are still the first ones, expired.
+    let row = status_of(&config, TENANT);
+    assert_eq!(row["state"], "expired", "{row}");
+    assert_eq!(expires_at(&row), expiry);
+    assert_eq!(
+        token_requests(&emu).len(),
+        attempts.len(),
+        "nothing but the refresh attempts"
+    );
+}

@@ -1,0 +1,554 @@
+//! Harness shared by the tests of the real desktop app (`tray.rs`, `background.rs`, `e2e.rs`):
+//! emulators and signed-in tenants prepared through the core engine, the app started as a child
+//! process in the test's own X display and D-Bus session, the `vbm365-auth` CLI on the same config
+//! dir, and a small dbusmenu client for the tray.
+//!
+//! Every wait here is bounded; a timeout panics with what was last seen.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use vbm365_auth_core::{Engine, EngineOptions, StorageChoice, TenantProfile, TenantStatus};
+use vbm365_emulator::{EmulatorOptions, Emulators, RecordedRequest, Server};
+use zbus::zvariant::{OwnedValue, Value as DValue};
+
+/// The desktop app built with these tests.
+pub fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vbm365-auth-app"))
+}
+
+/// The `vbm365-auth` CLI of the same target dir (`cargo build -p vbm365-auth-cli`).
+pub fn cli_binary() -> PathBuf {
+    // Tests run from target/<profile>/deps: the binaries are one level up.
+    let exe = std::env::current_exe().expect("test exe");
+    let cli = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("vbm365-auth"))
+        .expect("target dir");
+    assert!(
+        cli.exists(),
+        "{} is missing: build it first with `cargo build -p vbm365-auth-cli`",
+        cli.display()
+    );
+    cli
+}
+
+/// Panics with a clear message when the test is not run inside an X display and a session bus.
+pub fn require_desktop_session() {
+    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
+        assert!(
+            std::env::var_os(var).is_some_and(|v| !v.is_empty()),
+            "{var} is not set: run under `xvfb-run -a scripts/with-keyring cargo test ... -- --ignored`"
+        );
+    }
+}
+
+/// Polls `probe` every 100 ms until it gives `Some`, for at most `within`.
+pub fn wait_for<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ----- emulators and tenants -----------------------------------------------------------------
+
+/// Emulators polled every second, whose VBM365 tokens live `vbm_token_lifetime` seconds.
+pub async fn emulators(vbm_token_lifetime: u64) -> Emulators {
+    Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        vbm_token_lifetime,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .expect("emulators")
+}
+
+/// An engine on `dir` with secrets in a plain file, as the app and CLI see them with
+/// `VBM365_AUTH_STORAGE=file`.
+pub fn engine(dir: &Path) -> Engine {
+    let mut opts = EngineOptions::from_env(Some(dir.to_path_buf())).expect("options");
+    opts.storage = StorageChoice::PlainFile;
+    Engine::open(opts).expect("engine")
+}
+
+/// Saves a tenant on the emulators with `pin` as its certificate pin.
+pub fn add_tenant_pinned(engine: &Engine, emu: &Emulators, name: &str, activate: bool, pin: &str) {
+    let mut profile = TenantProfile::new(name, &emu.vbm_url()).expect("profile");
+    profile.authority = emu.ms_url().parse().expect("authority");
+    engine
+        .add_tenant(profile, Some(pin), activate)
+        .expect("add tenant");
+}
+
+/// Saves a tenant on the emulators, trusting the emulator's certificate.
+pub fn add_tenant(engine: &Engine, emu: &Emulators, name: &str, activate: bool) {
+    add_tenant_pinned(engine, emu, name, activate, &emu.cert_sha256());
+}
+
+/// Signs a saved tenant in through the device code flow, approving the code at the emulator.
+pub async fn sign_in(engine: &Engine, emu: &Emulators, name: &str) -> TenantStatus {
+    let pending = engine.begin_sign_in(Some(name)).await.expect("device code");
+    assert!(emu.approve(&pending.authorization.user_code));
+    engine
+        .complete_sign_in(&pending, |_| {})
+        .await
+        .expect("sign-in")
+}
+
+/// The stored access token of a tenant (no refresh).
+pub async fn stored_access_token(engine: &Engine, name: &str) -> String {
+    engine
+        .token(Some(name), Duration::ZERO)
+        .await
+        .expect("token")
+        .access_token
+        .expose()
+        .to_string()
+}
+
+fn grant(r: &RecordedRequest) -> Option<String> {
+    r.form()
+        .into_iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v)
+}
+
+/// Every token request (both servers) the emulators received.
+pub fn token_requests(emu: &Emulators) -> Vec<RecordedRequest> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/token"))
+        .collect()
+}
+
+/// VBM365 `refresh_token` grants the emulator received.
+pub fn vbm_refreshes(emu: &Emulators) -> Vec<RecordedRequest> {
+    token_requests(emu)
+        .into_iter()
+        .filter(|r| r.server == Server::Vbm && grant(r).as_deref() == Some("refresh_token"))
+        .collect()
+}
+
+/// Any `refresh_token` grant (VBM365 or Microsoft).
+pub fn all_refreshes(emu: &Emulators) -> Vec<RecordedRequest> {
+    token_requests(emu)
+        .into_iter()
+        .filter(|r| grant(r).as_deref() == Some("refresh_token"))
+        .collect()
+}
+
+// ----- the CLI -------------------------------------------------------------------------------
+
+/// Runs the CLI on `dir`.
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(cli_binary())
+        .args(args)
+        .env("VBM365_AUTH_CONFIG_DIR", dir)
+        .env("VBM365_AUTH_STORAGE", "file")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vbm365-auth");
+    assert!(
+        out.status.success(),
+        "vbm365-auth {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `vbm365-auth status --json`: one object per tenant.
+pub fn status_json(dir: &Path) -> Vec<Value> {
+    let out = cli(dir, &["status", "--json"]);
+    match serde_json::from_slice(&out.stdout) {
+        Ok(Value::Array(rows)) => rows,
+        other => panic!("status --json: {other:?}"),
+    }
+}
+
+/// The `status --json` row of one tenant.
+pub fn status_of(dir: &Path, tenant: &str) -> Value {
+    status_json(dir)
+        .into_iter()
+        .find(|r| r["tenant"] == tenant)
+        .unwrap_or_else(|| panic!("{tenant} is not in status --json"))
+}
+
+/// The active tenant according to the CLI.
+pub fn active_tenant(dir: &Path) -> Option<String> {
+    status_json(dir)
+        .into_iter()
+        .find(|r| r["active"] == true)
+        .and_then(|r| r["tenant"].as_str().map(str::to_string))
+}
+
+// ----- the app -------------------------------------------------------------------------------
+
+/// The real app as a child process on the test's display and session bus. Stopped on drop.
+pub struct App {
+    child: Child,
+    log: PathBuf,
+}
+
+impl App {
+    /// Starts the app on `config_dir` (plain-file secrets); its stderr goes to `log`.
+    pub fn start(config_dir: &Path, log: &Path) -> App {
+        require_desktop_session();
+        let stderr = std::fs::File::create(log).expect("log file");
+        let child = Command::new(app_binary())
+            .env("VBM365_AUTH_CONFIG_DIR", config_dir)
+            .env("VBM365_AUTH_STORAGE", "file")
+            .env("VBM365_AUTH_LOG", "vbm365_auth_app=info,warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start vbm365-auth-app");
+        App {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the app wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Panics (with the app's log) if the app has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("the app exited ({status}):\n{}", self.log());
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ----- the tray over D-Bus -------------------------------------------------------------------
+
+const SNI_ROOT: &str = "/org/ayatana/NotificationItem";
+const SNI: &str = "org.kde.StatusNotifierItem";
+const DBUSMENU: &str = "com.canonical.dbusmenu";
+
+/// One dbusmenu item as `GetLayout` gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MenuNode {
+    pub id: i32,
+    pub label: String,
+    pub enabled: bool,
+    pub separator: bool,
+    /// `Some(checked)` for check items.
+    pub toggle: Option<bool>,
+    pub children: Vec<MenuNode>,
+}
+
+impl MenuNode {
+    /// The first item (depth first) with this label.
+    pub fn find(&self, label: &str) -> Option<&MenuNode> {
+        if self.label == label {
+            return Some(self);
+        }
+        self.children.iter().find_map(|c| c.find(label))
+    }
+
+    /// Like [`MenuNode::find`], panicking with the whole menu when missing.
+    pub fn item(&self, label: &str) -> &MenuNode {
+        self.find(label)
+            .unwrap_or_else(|| panic!("no '{label}' in the tray menu: {self:#?}"))
+    }
+
+    /// The check items of "Switch tenant": (label, checked).
+    pub fn tenants(&self) -> Vec<(String, bool)> {
+        self.item("Switch tenant")
+            .children
+            .iter()
+            .map(|c| (c.label.clone(), c.toggle == Some(true)))
+            .collect()
+    }
+
+    /// Labels of the top-level items, separators as "---".
+    pub fn top_labels(&self) -> Vec<String> {
+        self.children
+            .iter()
+            .map(|c| {
+                if c.separator {
+                    "---".to_string()
+                } else {
+                    c.label.clone()
+                }
+            })
+            .collect()
+    }
+}
+
+fn inner<'a, 'b>(v: &'b DValue<'a>) -> &'b DValue<'a> {
+    match v {
+        DValue::Value(boxed) => inner(boxed),
+        other => other,
+    }
+}
+
+fn node(id: i32, props: Vec<(String, &DValue<'_>)>, children: &[&DValue<'_>]) -> MenuNode {
+    let mut n = MenuNode {
+        id,
+        label: String::new(),
+        enabled: true,
+        separator: false,
+        toggle: None,
+        children: children.iter().map(|c| node_of(c)).collect(),
+    };
+    let mut toggle_type = false;
+    let mut toggle_state = None;
+    for (key, value) in props {
+        match (key.as_str(), inner(value)) {
+            ("label", DValue::Str(s)) => n.label = s.to_string(),
+            ("enabled", DValue::Bool(b)) => n.enabled = *b,
+            ("type", DValue::Str(s)) => n.separator = s.as_str() == "separator",
+            ("toggle-type", DValue::Str(s)) => toggle_type = !s.as_str().is_empty(),
+            ("toggle-state", DValue::I32(i)) => toggle_state = Some(*i == 1),
+            _ => {}
+        }
+    }
+    if toggle_type {
+        n.toggle = Some(toggle_state.unwrap_or(false));
+    }
+    n
+}
+
+/// A `(ia{sv}av)` item.
+fn node_of(v: &DValue<'_>) -> MenuNode {
+    let DValue::Structure(s) = inner(v) else {
+        panic!("menu item is not a structure: {v:?}")
+    };
+    let (DValue::I32(id), DValue::Dict(props), DValue::Array(children)) =
+        (&s.fields()[0], &s.fields()[1], &s.fields()[2])
+    else {
+        panic!("unexpected menu item layout: {v:?}")
+    };
+    let props = props
+        .iter()
+        .filter_map(|(k, v)| match inner(k) {
+            DValue::Str(k) => Some((k.to_string(), v)),
+            _ => None,
+        })
+        .collect();
+    let children: Vec<&DValue<'_>> = children.inner().iter().collect();
+    node(*id, props, &children)
+}
+
+/// The app's tray menu, reached over the session bus.
+pub struct TrayMenu {
+    conn: zbus::blocking::Connection,
+    /// The app's unique bus name (it has no well-known one).
+    pub dest: String,
+    /// Path of the StatusNotifierItem.
+    pub item: String,
+    /// Path of its dbusmenu.
+    pub menu: String,
+}
+
+impl TrayMenu {
+    /// Finds the tray of `app`: among the bus connections of the app's process, the one that
+    /// exports a StatusNotifierItem under /org/ayatana/NotificationItem; its `Menu` property
+    /// names the dbusmenu object.
+    pub fn find(app: &mut App, within: Duration) -> TrayMenu {
+        // Some connections of the app's process (GLib's, the a11y bus's) never answer calls to
+        // unknown objects: every call gets a timeout.
+        let conn = zbus::blocking::connection::Builder::session()
+            .and_then(|b| b.method_timeout(Duration::from_secs(2)).build())
+            .expect("session bus");
+        let pid = app.pid();
+        let deadline = Instant::now() + within;
+        loop {
+            app.assert_running();
+            if let Some((dest, item, menu)) = Self::lookup(&conn, pid) {
+                return TrayMenu {
+                    conn,
+                    dest,
+                    item,
+                    menu,
+                };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no StatusNotifierItem of pid {pid} on the session bus after {within:?}\n{}",
+                app.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn bus_call<B, R>(conn: &zbus::blocking::Connection, method: &str, body: &B) -> Option<R>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+        R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
+    {
+        let reply = conn
+            .call_method(
+                Some("org.freedesktop.DBus"),
+                "/org/freedesktop/DBus",
+                Some("org.freedesktop.DBus"),
+                method,
+                body,
+            )
+            .ok()?;
+        reply.body().deserialize::<R>().ok()
+    }
+
+    fn lookup(conn: &zbus::blocking::Connection, pid: u32) -> Option<(String, String, String)> {
+        let names: Vec<String> = Self::bus_call(conn, "ListNames", &())?;
+        for name in names.into_iter().filter(|n| n.starts_with(':')) {
+            let owner: Option<u32> =
+                Self::bus_call(conn, "GetConnectionUnixProcessID", &(name.as_str(),));
+            if owner != Some(pid) {
+                continue;
+            }
+            let Ok(reply) = conn.call_method(
+                Some(name.as_str()),
+                SNI_ROOT,
+                Some("org.freedesktop.DBus.Introspectable"),
+                "Introspect",
+                &(),
+            ) else {
+                continue;
+            };
+            let Ok(xml) = reply.body().deserialize::<String>() else {
+                continue;
+            };
+            for child in child_nodes(&xml) {
+                let item = format!("{SNI_ROOT}/{child}");
+                let Ok(reply) = conn.call_method(
+                    Some(name.as_str()),
+                    item.as_str(),
+                    Some("org.freedesktop.DBus.Properties"),
+                    "Get",
+                    &(SNI, "Menu"),
+                ) else {
+                    continue;
+                };
+                let Ok(v) = reply.body().deserialize::<OwnedValue>() else {
+                    continue;
+                };
+                if let DValue::ObjectPath(p) = inner(&v) {
+                    return Some((name.clone(), item, p.to_string()));
+                }
+            }
+        }
+        None
+    }
+
+    /// A property of the StatusNotifierItem, e.g. `Status` or `IconName`.
+    pub fn item_property(&self, name: &str) -> OwnedValue {
+        let reply = self
+            .conn
+            .call_method(
+                Some(self.dest.as_str()),
+                self.item.as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &(SNI, name),
+            )
+            .unwrap_or_else(|e| panic!("Get {name}: {e}"));
+        reply.body().deserialize::<OwnedValue>().expect("property")
+    }
+
+    /// `GetLayout(0, -1, [])`: the revision and the whole menu.
+    pub fn layout(&self) -> (u32, MenuNode) {
+        let reply = self
+            .conn
+            .call_method(
+                Some(self.dest.as_str()),
+                self.menu.as_str(),
+                Some(DBUSMENU),
+                "GetLayout",
+                &(0i32, -1i32, Vec::<String>::new()),
+            )
+            .expect("GetLayout");
+        type Layout = (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>));
+        let (revision, (id, props, children)): Layout = reply.body().deserialize().expect("layout");
+        let props = props.iter().map(|(k, v)| (k.clone(), &**v)).collect();
+        let children: Vec<&DValue<'_>> = children.iter().map(|c| &**c).collect();
+        (revision, node(id, props, &children))
+    }
+
+    /// The menu only.
+    pub fn menu(&self) -> MenuNode {
+        self.layout().1
+    }
+
+    /// Clicks an item, as a tray host does (`Event(id, "clicked", 0, 0)`).
+    pub fn click(&self, id: i32) {
+        self.conn
+            .call_method(
+                Some(self.dest.as_str()),
+                self.menu.as_str(),
+                Some(DBUSMENU),
+                "Event",
+                &(id, "clicked", DValue::from(0i32), 0u32),
+            )
+            .expect("Event clicked");
+    }
+
+    /// Re-reads the menu until `ok` holds for it, for at most `within`.
+    pub fn wait_menu(
+        &self,
+        what: &str,
+        within: Duration,
+        ok: impl Fn(&MenuNode) -> bool,
+    ) -> MenuNode {
+        let deadline = Instant::now() + within;
+        loop {
+            let m = self.menu();
+            if ok(&m) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tray menu: {what} not seen after {within:?}; last menu: {m:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Names of the direct child `<node name="...">` elements of an introspection document.
+fn child_nodes(xml: &str) -> Vec<String> {
+    xml.split("<node name=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
