@@ -31,3 +31,6 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+deb: setup
+	scripts/package

@@ -2,7 +2,10 @@
 //!
 //! Fixtures are made through the product's own storage API (config store and vault) with tokens
 //! minted by the VBM365 emulator, then the real `vbm365-auth` binary is timed as a user would run
-//! it. Runs inside the Secret Service session of `scripts/with-keyring`.
+//! it. Runs inside the Secret Service session of `scripts/with-keyring`; the desktop app figures
+//! (issue 3, [`desktop`]) also need an X display (`scripts/bench` runs it under Xvfb).
+
+mod desktop;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -27,7 +30,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let rows = rt.block_on(run());
+    let emu = rt
+        .block_on(Emulators::start(EmulatorOptions::default()))
+        .expect("emulators");
+    let mut rows = rt.block_on(run(&emu));
+    rows.extend(desktop::rows(&emu, &rt));
     println!();
     println!("Machine: {} cores, {}", num_cores(), cpu_model());
     println!(
@@ -43,25 +50,27 @@ fn main() {
     }
 }
 
-fn cli_path() -> PathBuf {
+/// The directory of this binary: the other release binaries are beside it.
+fn exe_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("exe path");
-    exe.parent().expect("target dir").join("vbm365-auth")
+    exe.parent().expect("target dir").to_path_buf()
 }
 
-async fn run() -> Vec<Row> {
+fn cli_path() -> PathBuf {
+    exe_dir().join("vbm365-auth")
+}
+
+async fn run(emu: &Emulators) -> Vec<Row> {
     let cli = cli_path();
     assert!(
         cli.exists(),
         "build the CLI first: cargo build --release -p vbm365-auth-cli ({})",
         cli.display()
     );
-    let emu = Emulators::start(EmulatorOptions::default())
-        .await
-        .expect("emulators");
     let mut rows = Vec::new();
 
     // 1. `token` with a valid stored token vs. one `secret-tool lookup`.
-    let one = fixture(&emu, 1).await;
+    let one = fixture(emu, 1).await;
     let account = format!("vault-key/{}", one.vault_id);
     let runs = 40;
     let mut ours = Vec::new();
@@ -94,7 +103,7 @@ async fn run() -> Vec<Row> {
     });
 
     // 2. `status --json` with 1,000 tenants.
-    let many = fixture(&emu, 1000).await;
+    let many = fixture(emu, 1000).await;
     let mut st = Vec::new();
     for _ in 0..20 {
         st.push(time(
@@ -117,6 +126,7 @@ async fn run() -> Vec<Row> {
 
     // 3. `refresh --all` for 1,000 signed-in tenants, 100 ms latency per token request.
     emu.set_vbm_latency_ms(100);
+    let _latency_off = ResetLatency(emu);
     emu.clear_requests();
     let (wall, rss_kib, ok) = time_with_rss(
         Command::new(&cli)
@@ -149,6 +159,35 @@ async fn run() -> Vec<Row> {
         },
     });
     rows
+}
+
+/// Puts the emulator's latency back to 0 when the `refresh --all` figure is done.
+struct ResetLatency<'a>(&'a Emulators);
+
+impl Drop for ResetLatency<'_> {
+    fn drop(&mut self) {
+        self.0.set_vbm_latency_ms(0);
+    }
+}
+
+/// A config dir with `n` tenants of the emulator, trusted and signed out (`signin0…`).
+fn signed_out_fixture(emu: &Emulators, n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ConfigStore::new(dir.path())
+        .update(|cfg| {
+            for i in 0..n {
+                let mut p =
+                    TenantProfile::new(&format!("signin{i}.onmicrosoft.com"), &emu.vbm_url())?;
+                p.authority = vbm365_auth_core::validate::authority_url(&emu.ms_url())?;
+                cfg.tenants.push(p);
+            }
+            cfg.active_tenant = Some("signin0.onmicrosoft.com".into());
+            let hp = cfg.tenants[0].server_host_port();
+            cfg.trusted_certificates.insert(hp, vec![emu.cert_sha256()]);
+            Ok(())
+        })
+        .expect("config");
+    dir
 }
 
 struct Fixture {
