@@ -128,7 +128,14 @@ fn identity_message(error: &str, aadsts: &Option<u32>, description: &Option<Stri
         out.push_str(&format!(" (AADSTS{code})"));
     }
     if let Some(first) = description.as_deref().and_then(|d| d.lines().next()) {
-        let first = first.trim();
+        // "AADSTS53003: Access has been blocked…": the code is already shown once.
+        let first = match first.trim().strip_prefix("AADSTS") {
+            Some(rest) => rest
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start_matches(':')
+                .trim(),
+            None => first.trim(),
+        };
         if !first.is_empty() {
             out.push_str(": ");
             out.push_str(first);
@@ -214,6 +221,8 @@ mod tests {
         assert!(m.contains("Conditional Access"), "{m}");
         assert!(m.contains("AADSTS53003"), "{m}");
         assert!(!m.contains("Trace ID"), "{m}");
+        assert_eq!(m.matches("AADSTS53003").count(), 1, "{m}");
+        assert!(m.contains(": Access has been blocked"), "{m}");
     }
 
     #[test]
