@@ -342,7 +342,4 @@ listen("tray-sign-in", async () => {
   if (t && (await ensureTrusted(t))) openSignIn(t.name);
 });
 
-// The first state comes with the page (no IPC round trip before the list is painted); the
-// command then brings it up to date.
-if (window.__VBM365_INITIAL_STATE__) render(window.__VBM365_INITIAL_STATE__);
 invoke("get_state").then(render).catch((e) => notice(errText(e), "error"));

@@ -118,31 +118,6 @@ fn on_tray_menu<R: Runtime>(app: &AppHandle<R>, id: MenuId) {
     }
 }
 
-/// Creates the main window from its config with the current state in the page, so the tenant
-/// list is painted without waiting for a command round trip. The state holds no secret (it is what
-/// `get_state` returns).
-fn open_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let Some(config) = app
-        .config()
-        .app
-        .windows
-        .iter()
-        .find(|w| w.label == MAIN_WINDOW)
-        .cloned()
-    else {
-        return Ok(());
-    };
-    let mut builder = tauri::WebviewWindowBuilder::from_config(app, &config)?;
-    if let Ok(snapshot) = app.state::<AppState>().snapshot() {
-        if let Ok(json) = serde_json::to_string(&snapshot) {
-            builder =
-                builder.initialization_script(format!("window.__VBM365_INITIAL_STATE__ = {json};"));
-        }
-    }
-    builder.build()?;
-    Ok(())
-}
-
 /// Creates the tray and starts the state monitor and the background refresh.
 fn start_desktop<R: Runtime>(app: &AppHandle<R>) {
     let engine = app.state::<AppState>().engine.clone();
@@ -190,7 +165,6 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-
     let engine = match EngineOptions::from_env(None).and_then(Engine::open) {
         Ok(e) => Arc::new(e),
         Err(e) => {
@@ -210,7 +184,6 @@ pub fn run() {
         ));
     let result = build(builder, engine)
         .setup(|app| {
-            open_main_window(app.handle())?;
             start_desktop(app.handle());
             Ok(())
         })
