@@ -111,9 +111,9 @@ fn save_screenshot(name: &str, png: &[u8]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
-async fn sign_in_through_the_window_then_sign_out() {
+/// Emulators (1 s poll interval) and a config dir holding `contoso.onmicrosoft.com`, active and
+/// pinned to the emulator's certificate.
+async fn one_pinned_tenant() -> (Emulators, tempfile::TempDir) {
     let emu = Emulators::start(EmulatorOptions {
         device_code_interval: Some(1),
         ..EmulatorOptions::default()
@@ -130,6 +130,13 @@ async fn sign_in_through_the_window_then_sign_out() {
     engine
         .add_tenant(profile, Some(&emu.cert_sha256()), true)
         .expect("add tenant");
+    (emu, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn sign_in_through_the_window_then_sign_out() {
+    let (emu, dir) = one_pinned_tenant().await;
 
     let _driver = Driver::start(dir.path());
     let c = connect().await;
@@ -221,22 +228,7 @@ async fn sign_in_through_the_window_then_sign_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
 async fn declined_sign_in_says_so_and_offers_try_again() {
-    let emu = Emulators::start(EmulatorOptions {
-        device_code_interval: Some(1),
-        ..EmulatorOptions::default()
-    })
-    .await
-    .expect("emulators");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = EngineOptions::from_env(Some(dir.path().to_path_buf())).expect("options");
-    opts.storage = StorageChoice::PlainFile;
-    let engine = Engine::open(opts).expect("engine");
-    let mut profile =
-        TenantProfile::new("contoso.onmicrosoft.com", &emu.vbm_url()).expect("profile");
-    profile.authority = emu.ms_url().parse().expect("authority");
-    engine
-        .add_tenant(profile, Some(&emu.cert_sha256()), true)
-        .expect("add tenant");
+    let (emu, dir) = one_pinned_tenant().await;
 
     let _driver = Driver::start(dir.path());
     let c = connect().await;
