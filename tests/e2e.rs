@@ -152,21 +152,8 @@ async fn sign_in_through_the_window_then_sign_out() {
     wait_text(&c, "li.tenant .state", "Signed out", Duration::from_secs(5)).await;
 
     // Sign in: the panel shows the user code; approve it at the emulator.
-    c.find(Locator::Css(r#"li.tenant [data-act="sign-in"]"#))
-        .await
-        .expect("sign-in button")
-        .click()
-        .await
-        .expect("click");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let code = loop {
-        let code = text_of(&c, "#signin-code").await;
-        if !code.trim().is_empty() {
-            break code.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "no user code shown");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    click(&c, r#"li.tenant [data-act="sign-in"]"#).await;
+    let code = wait_code(&c).await;
     let uri = text_of(&c, "#signin-uri").await;
     assert!(uri.starts_with(&emu.ms_url()), "{uri}");
     wait_text(&c, "#signin-status", "Waiting", Duration::from_secs(5)).await;
@@ -233,21 +220,8 @@ async fn declined_sign_in_says_so_and_offers_try_again() {
     let _driver = Driver::start(dir.path());
     let c = connect().await;
     wait_text(&c, "li.tenant .name", "contoso", Duration::from_secs(15)).await;
-    c.find(Locator::Css(r#"li.tenant [data-act="sign-in"]"#))
-        .await
-        .expect("sign-in button")
-        .click()
-        .await
-        .expect("click");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let code = loop {
-        let code = text_of(&c, "#signin-code").await;
-        if !code.trim().is_empty() {
-            break code.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "no user code shown");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    click(&c, r#"li.tenant [data-act="sign-in"]"#).await;
+    let code = wait_code(&c).await;
     assert!(emu.decline(&code));
     wait_text(
         &c,

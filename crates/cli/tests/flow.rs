@@ -263,19 +263,8 @@ async fn refused_refresh_signs_in_again_silently_then_requires_sign_in() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_remembered_microsoft_sign_in_a_refused_refresh_needs_sign_in() {
     let env = Env::new().await;
-    env.run(&[
-        "tenant",
-        "add",
-        TENANT,
-        "--server",
-        &env.emu.vbm_url(),
-        "--authority",
-        &env.emu.ms_url(),
-        "--pin-sha256",
-        &env.emu.cert_sha256(),
-        "--no-remember-ms-sign-in",
-    ])
-    .ok();
+    let pin = env.emu.cert_sha256();
+    env.add_tenant_with(TENANT, &["--pin-sha256", &pin, "--no-remember-ms-sign-in"]);
     env.login(TENANT).await.ok();
     env.emu.revoke_vbm_refresh_tokens();
     let r = env.run(&["refresh"]);

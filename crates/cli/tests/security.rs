@@ -41,16 +41,7 @@ async fn pinned_certificate_connects_and_a_wrong_pin_fails_before_anything_is_se
 #[tokio::test(flavor = "multi_thread")]
 async fn unpinned_self_signed_server_is_refused_and_tenant_trust_pins_it() {
     let env = Env::new().await;
-    env.run(&[
-        "tenant",
-        "add",
-        TENANT,
-        "--server",
-        &env.emu.vbm_url(),
-        "--authority",
-        &env.emu.ms_url(),
-    ])
-    .ok();
+    env.add_tenant_with(TENANT, &[]);
     let r = env.login(TENANT).await;
     assert_eq!(r.code, 1, "{r:?}");
     let last = r.events().pop().unwrap();
@@ -144,12 +135,7 @@ async fn safe_verification_uri_is_opened_and_unsafe_ones_are_only_shown() {
     // The emulator's own loopback page: opened in the (fake) browser.
     let env = Env::new().await;
     env.add_tenant(TENANT, "v8");
-    let mut child = env
-        .cmd(&["login", TENANT])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(&["login", TENANT]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while env.opened().is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -176,12 +162,7 @@ async fn safe_verification_uri_is_opened_and_unsafe_ones_are_only_shown() {
         })
         .await;
         env.add_tenant(TENANT, "v8");
-        let mut child = env
-            .cmd(&["login", TENANT])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = env.spawn(&["login", TENANT]);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while env.emu.device_codes().is_empty() && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

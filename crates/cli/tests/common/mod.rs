@@ -118,21 +118,27 @@ impl Env {
 
     /// `tenant add` against the emulators, pinned to the emulator certificate.
     pub fn add_tenant(&self, name: &str, version: &str) -> Run {
-        let r = self.run(&[
-            "tenant",
-            "add",
-            name,
-            "--server",
-            &self.emu.vbm_url(),
-            "--api-version",
-            version,
-            "--authority",
-            &self.emu.ms_url(),
-            "--pin-sha256",
-            &self.emu.cert_sha256(),
-        ]);
+        let pin = self.emu.cert_sha256();
+        self.add_tenant_with(name, &["--api-version", version, "--pin-sha256", &pin])
+    }
+
+    /// `tenant add` against the emulators with `extra` arguments (no pin unless given).
+    pub fn add_tenant_with(&self, name: &str, extra: &[&str]) -> Run {
+        let (vbm, ms) = (self.emu.vbm_url(), self.emu.ms_url());
+        let mut args = vec!["tenant", "add", name, "--server", &vbm, "--authority", &ms];
+        args.extend_from_slice(extra);
+        let r = self.run(&args);
         assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
         r
+    }
+
+    /// Starts the CLI with stdout and stderr captured.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vbm365-auth")
     }
 
     /// `login --json --no-browser`, approving the device code at the emulator as a person would.
