@@ -25,14 +25,15 @@ use vbm365_emulator::Emulators;
 /// beside the end-to-end tests.
 const DRIVER_PORT: u16 = 4454;
 const NATIVE_PORT: u16 = 4455;
-const START_RUNS: usize = 7;
+const START_RUNS: usize = 15;
 const MEMORY_RUNS: usize = 3;
 const SIGN_IN_RUNS: usize = 5;
 /// Time from launch after which a window counts as idle for the memory figure.
 const IDLE_AFTER: Duration = Duration::from_secs(6);
 
 /// Resolves (with the page's `Date.now()`) two animation frames after `arguments[0]` matches an
-/// element whose text contains `arguments[1]`; also says whether it matched at once.
+/// element whose text contains `arguments[1]`; also says whether it matched at once, and when
+/// (epoch ms) the page's navigation started and its DOMContentLoaded handlers ended.
 const WAIT_PAINTED: &str = r#"
 const [sel, want, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
 const atOnce = ok();
@@ -41,7 +42,11 @@ function ok() {
   return !!e && e.textContent.trim() !== "" && e.textContent.includes(want);
 }
 function finish() {
-  requestAnimationFrame(() => requestAnimationFrame(() => done({ at: Date.now(), atOnce })));
+  const nav = performance.getEntriesByType("navigation")[0] || {};
+  const origin = performance.timeOrigin;
+  requestAnimationFrame(() => requestAnimationFrame(() => done({
+    at: Date.now(), atOnce, origin, dcl: origin + (nav.domContentLoadedEventEnd || 0),
+  })));
 }
 if (atOnce) {
   finish();
@@ -69,57 +74,89 @@ pub fn rows(emu: &Emulators, rt: &tokio::runtime::Runtime) -> Vec<Row> {
     let fx = rt.block_on(crate::fixture(emu, 3));
     let env: Vec<(&str, &Path)> = vec![("VBM365_AUTH_CONFIG_DIR", fx.dir.path())];
 
-    // 1. Cold start to painted.
-    let driver = Driver::start(&env);
+    if crate::wanted("start") {
+        rows.push(cold_start(&app, &floor, &env, "empty window"));
+        // The app asks WebKit to paint on the CPU (see `prefer_cpu_rendering` in the app); the
+        // same figure against an empty window painting on the CPU too, so that the two differ only
+        // by what the app does.
+        let mut cpu = env.clone();
+        cpu.push(("WEBKIT_SKIA_ENABLE_CPU_RENDERING", Path::new("1")));
+        rows.push(cold_start(&app, &floor, &cpu, "CPU-painted empty window"));
+    }
+    if crate::wanted("memory") {
+        rows.push(idle_memory(&app, &floor, &env));
+    }
+    if crate::wanted("signin") {
+        rows.push(sign_in(&app, emu));
+    }
+    rows
+}
+
+/// Cold start to the tenant list painted, against the empty window (`floor_name` in the table).
+fn cold_start(app: &Path, floor: &Path, env: &[(&str, &Path)], floor_name: &str) -> Row {
+    let driver = Driver::start(env);
     let app_painted = ("li.tenant .name", "bench0.onmicrosoft.com");
     let floor_painted = ("#painted", "Empty window");
     // One warm-up launch each (page cache), then alternate.
-    let _ = time_to_painted(&driver, &app, app_painted);
-    let _ = time_to_painted(&driver, &floor, floor_painted);
+    let _ = time_to_painted(&driver, app, app_painted);
+    let _ = time_to_painted(&driver, floor, floor_painted);
     let (mut ours, mut base) = (Vec::new(), Vec::new());
-    let mut at_once = 0;
     for _ in 0..START_RUNS {
-        let (d, once) = time_to_painted(&driver, &app, app_painted);
-        ours.push(d);
-        at_once += once as usize;
-        let (d, once) = time_to_painted(&driver, &floor, floor_painted);
-        base.push(d);
-        at_once += once as usize;
+        ours.push(time_to_painted(&driver, app, app_painted));
+        base.push(time_to_painted(&driver, floor, floor_painted));
     }
     drop(driver);
+    let at_once = ours.iter().chain(&base).filter(|l| l.at_once).count();
+    let mid = |v: &[Launch], f: fn(&Launch) -> Duration| {
+        let mut d: Vec<Duration> = v.iter().map(f).collect();
+        median(&mut d).as_millis()
+    };
     eprintln!(
-        "bench: cold start app {:?} floor {:?} (already painted when first checked: {at_once})",
-        ms_list(&ours),
-        ms_list(&base)
+        "bench: cold start vs {floor_name} (ms) app {:?} floor {:?} (already painted when first checked: {at_once})",
+        ms_list(&ours.iter().map(|l| l.painted).collect::<Vec<_>>()),
+        ms_list(&base.iter().map(|l| l.painted).collect::<Vec<_>>()),
     );
+    eprintln!(
+        "bench: median navigation start / DOMContentLoaded / painted (ms): app {} / {} / {}, floor {} / {} / {}",
+        mid(&ours, |l| l.navigation),
+        mid(&ours, |l| l.dom_loaded),
+        mid(&ours, |l| l.painted),
+        mid(&base, |l| l.navigation),
+        mid(&base, |l| l.dom_loaded),
+        mid(&base, |l| l.painted),
+    );
+    let mut ours: Vec<Duration> = ours.iter().map(|l| l.painted).collect();
+    let mut base: Vec<Duration> = base.iter().map(|l| l.painted).collect();
     let (m_ours, m_base) = (median(&mut ours), median(&mut base));
     let ratio = m_ours.as_secs_f64() / m_base.as_secs_f64();
-    rows.push(Row {
+    Row {
         what: format!("app cold start to tenant list painted (median of {START_RUNS})"),
         figure: format!(
-            "{} vs empty window {} = {ratio:.2}x",
+            "{} vs {floor_name} {} = {ratio:.2}x",
             crate::ms(m_ours),
             crate::ms(m_base)
         ),
         target: "<= 1.3x floor".into(),
         verdict: if ratio <= 1.3 { "met" } else { "MISSED" },
-    });
+    }
+}
 
-    // 2. Idle memory, plain launches.
+/// Idle memory of plain launches (no WebDriver), against the empty window.
+fn idle_memory(app: &Path, floor: &Path, env: &[(&str, &Path)]) -> Row {
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     let mut detail = String::new();
     for _ in 0..MEMORY_RUNS {
-        let (kib, procs) = idle_rss(&app, &env);
+        let (kib, procs) = idle_rss(app, env);
         ours.push(kib);
         detail = procs;
-        base.push(idle_rss(&floor, &env).0);
+        base.push(idle_rss(floor, env).0);
     }
     eprintln!("bench: idle RSS (KiB) app {ours:?} floor {base:?}; app processes: {detail}");
     ours.sort();
     base.sort();
     let (m_ours, m_base) = (ours[ours.len() / 2], base[base.len() / 2]);
     let ratio = m_ours as f64 / m_base as f64;
-    rows.push(Row {
+    Row {
         what: format!("app idle RSS with WebKit processes (median of {MEMORY_RUNS})"),
         figure: format!(
             "{:.1} MB vs empty window {:.1} MB = {ratio:.2}x",
@@ -128,20 +165,22 @@ pub fn rows(emu: &Emulators, rt: &tokio::runtime::Runtime) -> Vec<Row> {
         ),
         target: "<= 1.25x floor".into(),
         verdict: if ratio <= 1.25 { "met" } else { "MISSED" },
-    });
+    }
+}
 
-    // 3. Approval at the emulator to "Signed in" in the window.
+/// Approval at the emulator to "Signed in" shown in the window.
+fn sign_in(app: &Path, emu: &Emulators) -> Row {
     let interval = emu.options().device_code_interval.unwrap_or(5);
     let fx = crate::signed_out_fixture(emu, SIGN_IN_RUNS);
     let env: Vec<(&str, &Path)> = vec![("VBM365_AUTH_CONFIG_DIR", fx.path())];
     let driver = Driver::start(&env);
-    let mut lat = sign_in_latencies(&driver, &app, emu);
+    let mut lat = sign_in_latencies(&driver, app, emu);
     drop(driver);
     eprintln!("bench: approval to signed-in shown {:?}", ms_list(&lat));
     let worst = *lat.iter().max().expect("runs");
     let med = median(&mut lat);
     let limit = Duration::from_secs(interval + 1);
-    rows.push(Row {
+    Row {
         what: format!(
             "approval to \"Signed in\" shown, {interval} s poll ({} runs)",
             lat.len()
@@ -153,8 +192,7 @@ pub fn rows(emu: &Emulators, rt: &tokio::runtime::Runtime) -> Vec<Row> {
         ),
         target: format!("<= {} s (max)", interval + 1),
         verdict: if worst <= limit { "met" } else { "MISSED" },
-    });
-    rows
+    }
 }
 
 fn ms_list(v: &[Duration]) -> Vec<u64> {
@@ -169,15 +207,45 @@ fn epoch_ms() -> f64 {
         * 1000.0
 }
 
+/// One launch to painted, each time from the request that launches the process.
+struct Launch {
+    painted: Duration,
+    navigation: Duration,
+    dom_loaded: Duration,
+    at_once: bool,
+}
+
 /// Launches `binary` through WebDriver and waits until it painted `(selector, text)`.
-fn time_to_painted(driver: &Driver, binary: &Path, painted: (&str, &str)) -> (Duration, bool) {
+fn time_to_painted(driver: &Driver, binary: &Path, painted: (&str, &str)) -> Launch {
     let t0 = epoch_ms();
     let s = driver.session(binary);
     let v = s.execute_async(WAIT_PAINTED, json!([painted.0, painted.1]));
-    let at = v["at"].as_f64().expect("page clock");
-    let once = v["atOnce"].as_bool().unwrap_or(false);
     drop(s);
-    (Duration::from_secs_f64(((at - t0) / 1000.0).max(0.0)), once)
+    let since = |k: &str| {
+        let at = v[k].as_f64().unwrap_or_else(|| panic!("no {k} in {v}"));
+        Duration::from_secs_f64(((at - t0) / 1000.0).max(0.0))
+    };
+    let launch = Launch {
+        painted: since("at"),
+        navigation: since("origin"),
+        dom_loaded: since("dcl"),
+        at_once: v["atOnce"].as_bool().unwrap_or(false),
+    };
+    if verbose() {
+        eprintln!(
+            "bench: {}: navigation start {} ms, DOMContentLoaded {} ms, painted {} ms",
+            binary.file_name().unwrap_or_default().to_string_lossy(),
+            launch.navigation.as_millis(),
+            launch.dom_loaded.as_millis(),
+            launch.painted.as_millis()
+        );
+    }
+    launch
+}
+
+/// `VBM365_BENCH_VERBOSE=1`: every launch's timeline, and the stderr of the apps.
+fn verbose() -> bool {
+    std::env::var_os("VBM365_BENCH_VERBOSE").is_some()
 }
 
 /// Signs in each tenant of the list in turn; returns approval → "Signed in" painted, per tenant.
@@ -332,7 +400,11 @@ impl Driver {
         cmd.args(["--port", &DRIVER_PORT.to_string()])
             .args(["--native-port", &NATIVE_PORT.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(if verbose() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -25,7 +25,26 @@ struct Row {
     verdict: &'static str,
 }
 
+/// Groups of figures; `vbm365-bench [GROUP…]` runs only those named (all when none is).
+const GROUPS: [&str; 4] = ["cli", "start", "memory", "signin"];
+
+/// Whether the figures of `group` were asked for on the command line.
+fn wanted(group: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.is_empty() || args.iter().any(|a| a == group)
+}
+
 fn main() {
+    if let Some(bad) = std::env::args()
+        .skip(1)
+        .find(|a| !GROUPS.contains(&a.as_str()))
+    {
+        eprintln!(
+            "vbm365-bench: unknown group {bad:?}; groups: {}",
+            GROUPS.join(", ")
+        );
+        std::process::exit(2);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,7 +52,11 @@ fn main() {
     let emu = rt
         .block_on(Emulators::start(EmulatorOptions::default()))
         .expect("emulators");
-    let mut rows = rt.block_on(run(&emu));
+    let mut rows = if wanted("cli") {
+        rt.block_on(run(&emu))
+    } else {
+        Vec::new()
+    };
     rows.extend(desktop::rows(&emu, &rt));
     println!();
     println!("Machine: {} cores, {}", num_cores(), cpu_model());
