@@ -1,5 +1,7 @@
-//! Background refresh in the real app: nobody clicks anything; the emulators issue short-lived
-//! VBM365 tokens and count the refresh requests, and the `vbm365-auth` CLI reads the shared state.
+//! The real app started as a plain process, as a user or autostart starts it. Background refresh:
+//! nobody clicks anything; the emulators issue short-lived VBM365 tokens and count the refresh
+//! requests, and the `vbm365-auth` CLI reads the shared state. Also the rendering mode its web
+//! process is started with.
 //!
 //! Needs an X display, a session bus and the built CLI (`cargo build -p vbm365-auth-cli`); ignored
 //! by default:
@@ -118,5 +120,55 @@ async fn a_failing_server_gets_backoff_and_the_tokens_are_kept() {
         token_requests(&emu).len(),
         attempts.len(),
         "nothing but the refresh attempts"
+    );
+}
+
+/// The environment of the app's WebKit web process, once it runs.
+fn web_process_env(app: &mut App) -> Vec<String> {
+    let pid = wait_for(
+        "the app's WebKitWebProcess",
+        Duration::from_secs(20),
+        || {
+            app.assert_running();
+            descendants(app.pid())
+                .into_iter()
+                .find(|&p| process_name(p) == "WebKitWebProces")
+        },
+    );
+    process_env(pid)
+}
+
+#[test]
+#[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
+fn the_web_process_paints_on_the_cpu_unless_the_user_chose_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config");
+
+    let mut app = App::start(&config, &dir.path().join("default.log"));
+    let env = web_process_env(&mut app);
+    assert!(
+        env.iter()
+            .any(|v| v == "WEBKIT_SKIA_ENABLE_CPU_RENDERING=1"),
+        "CPU painting asked for: {:?}",
+        env.iter()
+            .filter(|v| v.starts_with("WEBKIT"))
+            .collect::<Vec<_>>()
+    );
+    drop(app);
+
+    // A value the user set is kept: 0 brings GPU painting back.
+    let mut app = App::start_with_env(
+        &config,
+        &dir.path().join("gpu.log"),
+        &[("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "0")],
+    );
+    let env = web_process_env(&mut app);
+    assert!(
+        env.iter()
+            .any(|v| v == "WEBKIT_SKIA_ENABLE_CPU_RENDERING=0"),
+        "the user's choice kept: {:?}",
+        env.iter()
+            .filter(|v| v.starts_with("WEBKIT"))
+            .collect::<Vec<_>>()
     );
 }

@@ -156,8 +156,27 @@ fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
     }
 }
 
+/// Environment variable of WebKitGTK that makes its web process paint with Skia on the CPU.
+pub const CPU_RENDERING_ENV: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+
+/// Asks WebKitGTK to paint this app's pages on the CPU, unless the user chose otherwise by setting
+/// [`CPU_RENDERING_ENV`] themselves (`0` brings GPU painting back).
+///
+/// The window is a small form; GPU painting buys it nothing, while its first frame has to compile
+/// a GL shader for every kind of shape drawn. Without a GPU (virtual machines, remote desktops,
+/// Xvfb) Mesa's llvmpipe compiles those shaders with LLVM, which `make bench` measured as about
+/// 200 ms of the app's cold start. WebKit reads the variable once per process and hands the
+/// environment to its web process, so this must run before the first webview exists, while the
+/// process has a single thread.
+fn prefer_cpu_rendering() {
+    if cfg!(target_os = "linux") && std::env::var_os(CPU_RENDERING_ENV).is_none() {
+        std::env::set_var(CPU_RENDERING_ENV, "1");
+    }
+}
+
 /// Starts the desktop app (the `vbm365-auth-app` binary).
 pub fn run() {
+    prefer_cpu_rendering();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VBM365_AUTH_LOG")

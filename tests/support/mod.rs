@@ -206,9 +206,15 @@ pub struct App {
 impl App {
     /// Starts the app on `config_dir` (plain-file secrets); its stderr goes to `log`.
     pub fn start(config_dir: &Path, log: &Path) -> App {
+        App::start_with_env(config_dir, log, &[])
+    }
+
+    /// [`App::start`] with more environment variables.
+    pub fn start_with_env(config_dir: &Path, log: &Path, env: &[(&str, &str)]) -> App {
         require_desktop_session();
         let stderr = std::fs::File::create(log).expect("log file");
         let child = Command::new(app_binary())
+            .envs(env.iter().copied())
             .env("VBM365_AUTH_CONFIG_DIR", config_dir)
             .env("VBM365_AUTH_STORAGE", "file")
             .env("VBM365_AUTH_LOG", "vbm365_auth_app=info,warn")
@@ -238,6 +244,61 @@ impl App {
             panic!("the app exited ({status}):\n{}", self.log());
         }
     }
+}
+
+/// Live descendants of `root` (children, grandchildren, …), from the parent pids in /proc.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the parenthesised command name: state, then the parent pid.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(child, ppid) in &parent_of {
+            if ppid == p && !found.contains(&child) {
+                found.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// The command name of a process (`/proc/PID/comm`).
+pub fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The environment a process was started with, as `NAME=value` strings.
+pub fn process_env(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|v| !v.is_empty())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for App {
