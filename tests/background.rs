@@ -130,45 +130,37 @@ fn web_process_env(app: &mut App) -> Vec<String> {
         Duration::from_secs(20),
         || {
             app.assert_running();
-            descendants(app.pid())
+            procs::descendants(app.pid())
                 .into_iter()
-                .find(|&p| process_name(p) == "WebKitWebProces")
+                .find(|&p| procs::name(p) == "WebKitWebProces")
         },
     );
-    process_env(pid)
+    procs::environment(pid)
 }
 
 #[test]
 #[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
 fn the_web_process_paints_on_the_cpu_unless_the_user_chose_otherwise() {
+    const VAR: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+    assert!(
+        std::env::var_os(VAR).is_none(),
+        "run the tests without {VAR} set: the app inherits it"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config");
-
-    let mut app = App::start(&config, &dir.path().join("default.log"));
-    let env = web_process_env(&mut app);
-    assert!(
-        env.iter()
-            .any(|v| v == "WEBKIT_SKIA_ENABLE_CPU_RENDERING=1"),
-        "CPU painting asked for: {:?}",
-        env.iter()
-            .filter(|v| v.starts_with("WEBKIT"))
-            .collect::<Vec<_>>()
-    );
-    drop(app);
-
-    // A value the user set is kept: 0 brings GPU painting back.
-    let mut app = App::start_with_env(
-        &config,
-        &dir.path().join("gpu.log"),
-        &[("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "0")],
-    );
-    let env = web_process_env(&mut app);
-    assert!(
-        env.iter()
-            .any(|v| v == "WEBKIT_SKIA_ENABLE_CPU_RENDERING=0"),
-        "the user's choice kept: {:?}",
-        env.iter()
-            .filter(|v| v.starts_with("WEBKIT"))
-            .collect::<Vec<_>>()
-    );
+    // Unset: the app asks for CPU painting. Set by the user (0: GPU painting): kept.
+    for (given, expected) in [(None, "1"), (Some("0"), "0")] {
+        let env: Vec<(&str, &str)> = given.map(|v| (VAR, v)).into_iter().collect();
+        let log = dir.path().join(format!("app-{expected}.log"));
+        let mut app = App::start_with_env(&config, &log, &env);
+        let seen = web_process_env(&mut app);
+        let want = format!("{VAR}={expected}");
+        assert!(
+            seen.contains(&want),
+            "{want} wanted with {given:?} given; the web process has {:?}",
+            seen.iter()
+                .filter(|v| v.starts_with("WEBKIT"))
+                .collect::<Vec<_>>()
+        );
+    }
 }

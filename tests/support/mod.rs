@@ -16,6 +16,9 @@ use vbm365_auth_core::{Engine, EngineOptions, StorageChoice, TenantProfile, Tena
 use vbm365_emulator::{EmulatorOptions, Emulators, RecordedRequest, Server};
 use zbus::zvariant::{OwnedValue, Value as DValue};
 
+#[path = "../../crates/bench/src/procs.rs"]
+pub mod procs;
+
 /// The desktop app built with these tests.
 pub fn app_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vbm365-auth-app"))
@@ -244,61 +247,6 @@ impl App {
             panic!("the app exited ({status}):\n{}", self.log());
         }
     }
-}
-
-/// Live descendants of `root` (children, grandchildren, …), from the parent pids in /proc.
-pub fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // After the parenthesised command name: state, then the parent pid.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|s| s.parse::<u32>().ok());
-        if let Some(ppid) = ppid {
-            parent_of.push((pid, ppid));
-        }
-    }
-    let mut found = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for &(child, ppid) in &parent_of {
-            if ppid == p && !found.contains(&child) {
-                found.push(child);
-                frontier.push(child);
-            }
-        }
-    }
-    found
-}
-
-/// The command name of a process (`/proc/PID/comm`).
-pub fn process_name(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// The environment a process was started with, as `NAME=value` strings.
-pub fn process_env(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|v| !v.is_empty())
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl Drop for App {

@@ -6,6 +6,7 @@
 //! (issue 3, [`desktop`]) also need an X display (`scripts/bench` runs it under Xvfb).
 
 mod desktop;
+mod procs;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
