@@ -91,12 +91,17 @@ pub enum TenantCommand {
     },
     /// Sign out of a tenant and forget it.
     Remove { tenant: String },
-    /// Connect to the tenant's server, show its certificate's SHA-256 fingerprint and pin it.
+    /// Connect to the tenant's server, show its certificate's SHA-256 fingerprint and pin it; or,
+    /// with --ca-file, trust the certificate authority that issued it.
     Trust {
         tenant: String,
         /// Pin without asking.
         #[arg(long)]
         yes: bool,
+        /// Trust the certificate authorities in this PEM file for the server instead of pinning
+        /// its certificate (checked first: the server's certificate must verify against them).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -156,7 +161,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("Removed tenant {}", tenant.to_ascii_lowercase());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant(TenantCommand::Trust { tenant, yes }) => {
+        Command::Tenant(TenantCommand::Trust {
+            tenant,
+            ca_file: Some(file),
+            ..
+        }) => tenant_trust_ca(&engine, &tenant, &file).await,
+        Command::Tenant(TenantCommand::Trust { tenant, yes, .. }) => {
             tenant_trust(&engine, &tenant, yes).await
         }
         Command::Login {
@@ -251,7 +261,8 @@ fn tenant_add(engine: &Engine, a: AddArgs) -> Result<ExitCode> {
     }
     if cfg.pins_for(&p.server_host_port()).is_empty() && p.server.scheme() == "https" {
         eprintln!(
-            "If the server uses a self-signed certificate, pin it: vbm365-auth tenant trust {}",
+            "If the server uses a self-signed certificate, pin it: vbm365-auth tenant trust {0}\n\
+             If your organization's CA issued it: vbm365-auth tenant trust {0} --ca-file <PEM>",
             p.name
         );
     }
@@ -276,6 +287,7 @@ fn tenant_list(engine: &Engine, json: bool) -> Result<ExitCode> {
                     "scope": t.scope,
                     "remember_ms_sign_in": t.remember_ms_sign_in,
                     "pinned_sha256": cfg.pins_for(&t.server_host_port()),
+                    "trusted_ca_sha256": cfg.cas_for(&t.server_host_port()),
                 })
             })
             .collect();
@@ -335,6 +347,38 @@ async fn tenant_trust(engine: &Engine, tenant: &str, yes: bool) -> Result<ExitCo
         tls::pretty_fingerprint(&info.sha256),
         info.host_port
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn tenant_trust_ca(
+    engine: &Engine,
+    tenant: &str,
+    file: &std::path::Path,
+) -> Result<ExitCode> {
+    let shown = file.display().to_string();
+    let pem = std::fs::read(file)
+        .map_err(|e| Error::InvalidInput(format!("cannot read the CA file {shown}: {e}")))?;
+    let t = engine.trust_ca(Some(tenant), &pem, &shown).await?;
+    eprintln!(
+        "The certificate of {} (SHA-256 {}) verifies against {shown}.",
+        t.host_port,
+        tls::pretty_fingerprint(&t.server_sha256)
+    );
+    for ca in &t.ca_sha256 {
+        eprintln!(
+            "Trusted CA for {}: SHA-256 {}",
+            t.host_port,
+            tls::pretty_fingerprint(ca)
+        );
+        println!("{ca}");
+    }
+    if !t.replaced_pins.is_empty() {
+        eprintln!(
+            "Removed {} certificate pin(s) of {}: the CA now decides.",
+            t.replaced_pins.len(),
+            t.host_port
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

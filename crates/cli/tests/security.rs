@@ -186,3 +186,87 @@ async fn safe_verification_uri_is_opened_and_unsafe_ones_are_only_shown() {
 fn child_take(c: &mut std::process::Child) -> std::process::Child {
     std::mem::replace(c, std::process::Command::new("true").spawn().unwrap())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_issued_by_a_private_ca_is_trusted_through_that_ca_file_only() {
+    let env = Env::with(EmulatorOptions {
+        ca_issued: true,
+        ..common::options()
+    })
+    .await;
+    env.add_tenant_with(TENANT, &[]);
+    let files = tempfile::tempdir().unwrap();
+    let config = || std::fs::read_to_string(env.config_dir().join("config.json")).unwrap();
+    let ca_pem = env.emu.ca_pem().expect("CA-issued emulator");
+    let ca = files.path().join("corp-ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+
+    // Not trusted yet: the message names both ways to trust it.
+    let r = env.login(TENANT).await;
+    let last = r.events().pop().unwrap();
+    assert_eq!(last["code"], "certificate_untrusted", "{r:?}");
+    assert!(
+        last["message"].as_str().unwrap().contains("--ca-file"),
+        "{last}"
+    );
+
+    // Bad files: a clear error each, nothing saved.
+    let missing = files.path().join("missing.pem");
+    let empty = files.path().join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let other = Env::with(EmulatorOptions {
+        ca_issued: true,
+        ..common::options()
+    })
+    .await;
+    let other_ca = files.path().join("other-ca.pem");
+    std::fs::write(&other_ca, other.emu.ca_pem().unwrap()).unwrap();
+    for (file, code, needle) in [
+        (&missing, 2, "cannot read the CA file"),
+        (&empty, 2, "holds no PEM certificate"),
+        (
+            &other_ca,
+            1,
+            "does not verify against the certificate authority in",
+        ),
+    ] {
+        let r = env.run(&[
+            "tenant",
+            "trust",
+            TENANT,
+            "--ca-file",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, code, "{file:?}: {r:?}");
+        assert!(r.stderr.contains(needle), "{file:?}: {}", r.stderr);
+        assert!(
+            !config().contains("trusted_cas"),
+            "{file:?} saved something"
+        );
+    }
+    env.emu.clear_requests();
+
+    // The right CA: checked against the server, saved (public certificate only), used by login.
+    let r = env
+        .run(&["tenant", "trust", TENANT, "--ca-file", ca.to_str().unwrap()])
+        .ok();
+    let der = vbm365_auth_core::tls::certificates_in(ca_pem.as_bytes());
+    let ca_sha256 = vbm365_auth_core::tls::fingerprint(&der[0]);
+    assert_eq!(r.stdout.trim(), ca_sha256);
+    assert!(r.stderr.contains("verifies against"), "{}", r.stderr);
+    assert!(
+        env.emu.requests().iter().all(|q| q.server != Server::Vbm),
+        "the check sends no request to the server"
+    );
+    assert!(config().contains("-----BEGIN CERTIFICATE-----"));
+    let list = env.run(&["tenant", "list", "--json"]).ok().json();
+    assert_eq!(list[0]["trusted_ca_sha256"][0], ca_sha256);
+    assert_eq!(list[0]["pinned_sha256"].as_array().unwrap().len(), 0);
+    env.login(TENANT).await.ok();
+    env.run(&["status", "--json"]).ok();
+    assert_eq!(
+        env.vbm_token_requests().len(),
+        1,
+        "signed in through the CA"
+    );
+}

@@ -160,6 +160,10 @@ pub struct Config {
     /// SHA-256 fingerprints (lowercase hex) of trusted server certificates, by `host:port`.
     #[serde(default)]
     pub trusted_certificates: BTreeMap<String, Vec<String>>,
+    /// Certificate authorities (PEM) trusted for one server each, by `host:port`, besides the
+    /// system's. Public certificates, not secrets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trusted_cas: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub settings: Settings,
 }
@@ -172,6 +176,7 @@ impl Default for Config {
             active_tenant: None,
             tenants: Vec::new(),
             trusted_certificates: BTreeMap::new(),
+            trusted_cas: BTreeMap::new(),
             settings: Settings::default(),
         }
     }
@@ -207,6 +212,17 @@ impl Config {
             .get(host_port)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// SHA-256 (lowercase hex) of the CA certificates trusted for `host:port`.
+    pub fn cas_for(&self, host_port: &str) -> Vec<String> {
+        self.trusted_cas
+            .get(host_port)
+            .into_iter()
+            .flatten()
+            .flat_map(|pem| crate::tls::certificates_in(pem.as_bytes()))
+            .map(|der| crate::tls::fingerprint(&der))
+            .collect()
     }
 
     /// Brings an older file up to [`CONFIG_VERSION`]. Version 1 is the first format; later formats

@@ -78,8 +78,15 @@ pub enum Error {
         actual: String,
     },
 
-    #[error("the certificate of {host} is not trusted ({detail}). Check it and pin it with `vbm365-auth tenant trust <TENANT>`")]
+    #[error("the certificate of {host} is not trusted ({detail}). Check it and pin it with `vbm365-auth tenant trust <TENANT>`, or trust the authority that issued it with `vbm365-auth tenant trust <TENANT> --ca-file <PEM>`")]
     UntrustedCertificate { host: String, detail: String },
+
+    #[error("the certificate of {host} does not verify against the certificate authority in {file} ({detail}); nothing was saved")]
+    NotIssuedByCa {
+        host: String,
+        file: String,
+        detail: String,
+    },
 
     #[error("the OS keyring is not available: {0}. Start a Secret Service (e.g. gnome-keyring) or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file (mode 0600)")]
     KeyringUnavailable(String),
@@ -173,6 +180,7 @@ impl Error {
             Error::BrowserUnavailable { .. } => "browser_unavailable",
             Error::PinMismatch { .. } => "certificate_pin_mismatch",
             Error::UntrustedCertificate { .. } => "certificate_untrusted",
+            Error::NotIssuedByCa { .. } => "certificate_not_issued_by_ca",
             Error::KeyringUnavailable(_) => "keyring_unavailable",
             Error::KeyringLocked(_) => "keyring_locked",
             Error::KeyringTimeout(_) => "keyring_timeout",

@@ -23,6 +23,6 @@ pub use config::{ApiVersion, Config, TenantProfile};
 pub use error::{Error, Result};
 pub use secret::Secret;
 pub use session::{
-    AccessToken, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice, TenantState,
-    TenantStatus,
+    AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice,
+    TenantState, TenantStatus,
 };

@@ -11,6 +11,7 @@ use crate::keystore::{KeyStore, OsKeyring};
 pub use crate::msid::SignInEvent;
 use crate::msid::{self, DeviceAuthorization, IdentityClient, MsTokenResponse};
 use crate::secret::Secret;
+use crate::tls;
 use crate::trust::{self, CertificateInfo};
 use crate::validate;
 use crate::vault::{Protection, TenantSecrets, Vault, VaultData};
@@ -215,7 +216,7 @@ impl Engine {
     pub fn config(&self) -> Result<Config> {
         let cfg = self.store.load()?;
         if let Some(c) = self.clients.get() {
-            c.http.pins().replace(&cfg.trusted_certificates);
+            apply_trust(&c.http, &cfg);
         }
         Ok(cfg)
     }
@@ -225,8 +226,7 @@ impl Engine {
             return Ok(c);
         }
         let http = Http::new(self.timeouts, &[])?;
-        http.pins()
-            .replace(&self.store.load()?.trusted_certificates);
+        apply_trust(&http, &self.store.load()?);
         let _ = self.clients.set(Clients {
             ms: IdentityClient::new(http.clone()),
             vbm: VbmClient::new(http.clone()),
@@ -349,9 +349,42 @@ impl Engine {
             Ok(())
         })?;
         if let Some(c) = self.clients.get() {
-            c.http.pins().replace(&cfg.trusted_certificates);
+            apply_trust(&c.http, &cfg);
         }
         Ok(())
+    }
+
+    /// Trusts the certificate authorities in `ca_pem` (PEM text; `file` names it in messages) for
+    /// the tenant's server, once its certificate chain verifies against them: saved in the config
+    /// (public certificates only), replacing earlier CAs and pins of that `host:port`.
+    pub async fn trust_ca(&self, name: Option<&str>, ca_pem: &[u8], file: &str) -> Result<CaTrust> {
+        let cas = tls::certificates_in(ca_pem);
+        if cas.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "{file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            )));
+        }
+        let server = self.config()?.resolve(name)?.server.clone();
+        let server_sha256 =
+            trust::verify_against_cas(&self.clients()?.http, &server, &cas, file).await?;
+        let host_port = validate::host_port(&server);
+        let (cfg, replaced_pins) = self.store.update(|cfg| {
+            let pems = cas.iter().map(|c| tls::to_pem(c)).collect();
+            cfg.trusted_cas.insert(host_port.clone(), pems);
+            Ok(cfg
+                .trusted_certificates
+                .remove(&host_port)
+                .unwrap_or_default())
+        })?;
+        if let Some(c) = self.clients.get() {
+            apply_trust(&c.http, &cfg);
+        }
+        Ok(CaTrust {
+            host_port,
+            ca_sha256: cas.iter().map(|c| tls::fingerprint(c)).collect(),
+            server_sha256,
+            replaced_pins,
+        })
     }
 
     // ----- state ---------------------------------------------------------------------------
@@ -747,9 +780,28 @@ impl Engine {
     }
 }
 
+/// What [`Engine::trust_ca`] saved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaTrust {
+    /// `host:port` the CAs are trusted for.
+    pub host_port: String,
+    /// SHA-256 (lowercase hex) of each CA certificate saved.
+    pub ca_sha256: Vec<String>,
+    /// SHA-256 of the server certificate that verified against them.
+    pub server_sha256: String,
+    /// Pins of that `host:port` that the CAs replaced.
+    pub replaced_pins: Vec<String>,
+}
+
 fn bucket(name: &str) -> u64 {
     let h = Sha256::digest(name.as_bytes());
     u64::from_le_bytes(h[..8].try_into().unwrap_or_default()) % LOCK_BUCKETS
+}
+
+/// Hands the config's pins and trusted CAs to the HTTP client's verifier.
+fn apply_trust(http: &Http, cfg: &Config) {
+    http.pins().replace(&cfg.trusted_certificates);
+    http.pins().replace_cas(&cfg.trusted_cas);
 }
 
 fn add_pin(cfg: &mut Config, host_port: &str, pin: String) {

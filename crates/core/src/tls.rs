@@ -1,10 +1,11 @@
-//! TLS trust: system roots (plus optional CA files), and SHA-256 pins of self-signed VBM365 server
-//! certificates (trust on first use, SPEC §6). TLS verification is never switched off: a host with a
-//! pin accepts exactly the pinned certificate and nothing else; a host without one goes through
-//! normal WebPKI validation.
+//! TLS trust (SPEC §6): the system roots, SHA-256 pins of self-signed VBM365 server certificates
+//! (trust on first use), and certificate authorities the user trusts for one server (a CA file).
+//! TLS verification is never switched off: a host with a pin accepts exactly the pinned certificate
+//! and nothing else; a host with trusted CAs goes through WebPKI validation against the system roots
+//! plus those CAs; any other host through WebPKI validation against the system roots.
 //!
-//! rustls hands a verifier the server *name* but not the port, so pins are enforced per host: pins
-//! saved for `host:4443` and `host:8443` both apply to `host`.
+//! rustls hands a verifier the server *name* but not the port, so pins and CAs are enforced per
+//! host: entries saved for `host:4443` and `host:8443` both apply to `host`.
 
 use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -39,30 +40,82 @@ pub struct PinMismatch {
     pub actual: String,
 }
 
-/// Pins by host, shared by the process-wide HTTP client and updated in place when the user trusts a
-/// certificate.
+/// Pins and trusted CAs by host, shared by the process-wide HTTP client and updated in place from
+/// the config (which the user or another process may change at any time).
 #[derive(Debug, Default)]
-pub struct Pins(RwLock<HashMap<String, Vec<String>>>);
+pub struct Pins {
+    pins: RwLock<HashMap<String, Vec<String>>>,
+    cas: RwLock<HashMap<String, Vec<CertificateDer<'static>>>>,
+}
+
+/// `host:port -> values` entries merged by host.
+fn by_host<'a, T>(
+    entries: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+    convert: impl Fn(&str) -> Vec<T>,
+) -> HashMap<String, Vec<T>> {
+    let mut map: HashMap<String, Vec<T>> = HashMap::new();
+    for (host_port, values) in entries {
+        let slot = map.entry(host_of(host_port)).or_default();
+        for v in values {
+            slot.extend(convert(v));
+        }
+    }
+    map
+}
 
 impl Pins {
     /// Replaces all pins from `host:port -> [hex]` entries.
     pub fn replace<'a>(&self, entries: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>) {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for (host_port, pins) in entries {
-            map.entry(host_of(host_port))
-                .or_default()
-                .extend(pins.iter().cloned());
-        }
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = map;
+        *self.pins.write().unwrap_or_else(|e| e.into_inner()) =
+            by_host(entries, |v| vec![v.to_string()]);
+    }
+
+    /// Replaces all trusted CAs from `host:port -> [PEM]` entries (as saved by
+    /// `Engine::trust_ca`; an entry that does not parse trusts nothing).
+    pub fn replace_cas<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+    ) {
+        *self.cas.write().unwrap_or_else(|e| e.into_inner()) =
+            by_host(entries, |pem| certificates_in(pem.as_bytes()));
     }
 
     fn get(&self, host: &str) -> Option<Vec<String>> {
-        self.0
+        self.pins
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(host)
             .cloned()
     }
+
+    fn cas(&self, host: &str) -> Option<Vec<CertificateDer<'static>>> {
+        self.cas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(host)
+            .filter(|v| !v.is_empty())
+            .cloned()
+    }
+}
+
+/// Every certificate in a PEM text (other PEM sections and text around them are skipped).
+pub fn certificates_in(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+    rustls::pki_types::pem::PemObject::pem_slice_iter(pem)
+        .flatten()
+        .collect()
+}
+
+/// A DER certificate as PEM text.
+pub fn to_pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
 }
 
 /// `host` part of `host:port`, without IPv6 brackets.
@@ -80,12 +133,13 @@ fn host_of(host_port: &str) -> String {
 #[derive(Debug)]
 pub struct PinningVerifier {
     pins: Arc<Pins>,
+    roots: Arc<RootCertStore>,
     webpki: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
 }
 
 impl PinningVerifier {
-    /// `extra_ca_pem`: PEM bundles trusted in addition to the system roots.
+    /// `extra_ca_pem`: PEM bundles trusted for every host in addition to the system roots.
     pub fn new(pins: Arc<Pins>, extra_ca_pem: &[Vec<u8>]) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
@@ -94,17 +148,18 @@ impl PinningVerifier {
             let _ = roots.add(cert);
         }
         for pem in extra_ca_pem {
-            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem).flatten() {
-                let cert: CertificateDer<'static> = cert;
+            for cert in certificates_in(pem) {
                 let _ = roots.add(cert);
             }
         }
+        let roots = Arc::new(roots);
         // With no roots at all (a bare container) only pinned hosts can be reached.
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
             .ok();
         PinningVerifier {
             pins,
+            roots,
             webpki,
             provider,
         }
@@ -112,6 +167,35 @@ impl PinningVerifier {
 
     pub fn provider(&self) -> Arc<CryptoProvider> {
         self.provider.clone()
+    }
+
+    /// A WebPKI verifier trusting the system roots plus `cas`.
+    fn with_cas(
+        &self,
+        cas: &[CertificateDer<'static>],
+    ) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
+        let mut roots = (*self.roots).clone();
+        for ca in cas {
+            roots.add(ca.clone()).map_err(|e| {
+                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
+            })?;
+        }
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+            .build()
+            .map_err(|e| rustls::Error::General(format!("cannot verify with these CAs: {e}")))
+    }
+
+    /// Whether the system roots plus `cas` vouch for this chain, for `Engine::trust_ca`.
+    pub fn cas_trust(
+        &self,
+        cas: &[CertificateDer<'static>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+    ) -> Result<(), rustls::Error> {
+        self.with_cas(cas)?
+            .verify_server_cert(end_entity, intermediates, server_name, &[], UnixTime::now())
+            .map(|_| ())
     }
 
     /// Whether the system (WebPKI) roots vouch for this chain, for the trust dialog.
@@ -154,6 +238,15 @@ impl ServerCertVerifier for PinningVerifier {
                     actual,
                 })),
             )));
+        }
+        if let Some(cas) = self.pins.cas(&host) {
+            return self.with_cas(&cas)?.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            );
         }
         match &self.webpki {
             Some(v) => {
@@ -254,6 +347,33 @@ mod tests {
         assert_eq!(host_of("vbm.example:4443"), "vbm.example");
         assert_eq!(host_of("[::1]:4443"), "::1");
         assert_eq!(host_of("127.0.0.1:1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn pem_written_for_the_config_reads_back_as_the_same_certificate() {
+        let der: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        let pem = to_pem(&der);
+        assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
+        let text = format!("a comment\n{pem}{pem}");
+        let back = certificates_in(text.as_bytes());
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].as_ref(), der.as_slice());
+        assert!(certificates_in(b"no PEM here").is_empty());
+    }
+
+    #[test]
+    fn trusted_cas_apply_per_host_and_a_bad_entry_trusts_nothing() {
+        let pins = Pins::default();
+        let pem = to_pem(b"not really DER but PEM-framed");
+        let entries: std::collections::BTreeMap<String, Vec<String>> = [
+            ("vbm.example:4443".to_string(), vec![pem.clone()]),
+            ("other.example:443".to_string(), vec!["garbage".to_string()]),
+        ]
+        .into();
+        pins.replace_cas(&entries);
+        assert_eq!(pins.cas("vbm.example").map(|v| v.len()), Some(1));
+        assert_eq!(pins.cas("other.example"), None);
+        assert_eq!(pins.cas("unknown.example"), None);
     }
 
     #[test]

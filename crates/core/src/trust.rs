@@ -1,6 +1,8 @@
 //! Trust on first use: fetch a server's certificate to show its SHA-256 fingerprint to the user,
-//! who then pins it. The probe completes a TLS handshake and closes the connection without sending
-//! a single byte of application data, so nothing is ever exchanged with an unverified server.
+//! who then pins it; or check that the server's chain verifies against a certificate authority the
+//! user gives before trusting that CA for it. The probe completes a TLS handshake and closes the
+//! connection without sending a single byte of application data, so nothing is ever exchanged
+//! with an unverified server.
 
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -81,8 +83,55 @@ impl ServerCertVerifier for Capture {
     }
 }
 
+/// The certificate chain a server presented, with the name it was asked for.
+struct Presented {
+    name: ServerName<'static>,
+    chain: Vec<CertificateDer<'static>>,
+}
+
+impl Presented {
+    fn leaf(&self) -> &CertificateDer<'static> {
+        &self.chain[0]
+    }
+}
+
 /// Connects to `server` (https) and returns its certificate fingerprint.
 pub async fn probe(http: &Http, server: &Url) -> Result<CertificateInfo> {
+    let p = fetch_chain(http, server).await?;
+    let system_trusted = http
+        .verifier()
+        .system_trusts(p.leaf(), &p.chain[1..], &p.name)
+        .is_ok();
+    Ok(CertificateInfo {
+        host_port: crate::validate::host_port(server),
+        sha256: fingerprint(p.leaf()),
+        system_trusted,
+    })
+}
+
+/// Connects to `server` (https) and checks that its chain verifies against the system roots plus
+/// `cas` (`file` names them in the error). Returns the leaf's fingerprint.
+pub async fn verify_against_cas(
+    http: &Http,
+    server: &Url,
+    cas: &[CertificateDer<'static>],
+    file: &str,
+) -> Result<String> {
+    let p = fetch_chain(http, server).await?;
+    http.verifier()
+        .cas_trust(cas, p.leaf(), &p.chain[1..], &p.name)
+        .map_err(|e| Error::NotIssuedByCa {
+            host: crate::validate::host_port(server),
+            file: file.to_string(),
+            detail: match e {
+                rustls::Error::InvalidCertificate(c) => format!("{c:?}"),
+                other => other.to_string(),
+            },
+        })?;
+    Ok(fingerprint(p.leaf()))
+}
+
+async fn fetch_chain(http: &Http, server: &Url) -> Result<Presented> {
     let host = server
         .host_str()
         .ok_or_else(|| Error::InvalidInput("the server URL has no host".into()))?;
@@ -140,16 +189,8 @@ pub async fn probe(http: &Http, server: &Url) -> Result<CertificateInfo> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let leaf = chain
-        .first()
-        .ok_or_else(|| net("the server sent no certificate".into()))?;
-    let system_trusted = http
-        .verifier()
-        .system_trusts(leaf, &chain[1..], &name)
-        .is_ok();
-    Ok(CertificateInfo {
-        host_port: crate::validate::host_port(server),
-        sha256: fingerprint(leaf),
-        system_trusted,
-    })
+    if chain.is_empty() {
+        return Err(net("the server sent no certificate".into()));
+    }
+    Ok(Presented { name, chain })
 }

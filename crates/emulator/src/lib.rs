@@ -53,6 +53,7 @@ pub struct Emulators {
     shared: Arc<Shared>,
     cert_der: Vec<u8>,
     cert_sha256: String,
+    ca_pem: Option<String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -69,7 +70,7 @@ impl std::fmt::Debug for Emulators {
 impl Emulators {
     /// Binds both servers on 127.0.0.1 and starts serving on the current Tokio runtime.
     pub async fn start(opts: EmulatorOptions) -> std::io::Result<Emulators> {
-        let cert = tls::make()?;
+        let cert = tls::make(opts.ca_issued)?;
         let ms_listener = TcpListener::bind(("127.0.0.1", opts.ms_port)).await?;
         let vbm_listener = TcpListener::bind(("127.0.0.1", opts.vbm_port)).await?;
         let ms_url = format!("http://127.0.0.1:{}", ms_listener.local_addr()?.port());
@@ -93,6 +94,7 @@ impl Emulators {
             shared,
             cert_der: cert.der,
             cert_sha256: cert.sha256,
+            ca_pem: cert.ca_pem,
             tasks,
         })
     }
@@ -115,6 +117,12 @@ impl Emulators {
     /// The VBM365 server's certificate (DER).
     pub fn cert_der(&self) -> Vec<u8> {
         self.cert_der.clone()
+    }
+
+    /// PEM of the private CA that issued the VBM365 server's certificate
+    /// ([`EmulatorOptions::ca_issued`]); `None` when the certificate is self-signed.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// The options the emulators were started with.

@@ -49,10 +49,14 @@ struct Args {
     /// Only these organizations are known to the VBM365 server (repeatable; default: any).
     #[arg(long = "known-organization", value_name = "TENANT")]
     known_organizations: Vec<String>,
+    /// Issue the VBM365 server's certificate from a private CA made at start (instead of a
+    /// self-signed one) and write that CA's certificate (PEM) to this file.
+    #[arg(long, value_name = "PATH")]
+    write_ca: Option<std::path::PathBuf>,
 }
 
 impl Args {
-    fn options(self) -> EmulatorOptions {
+    fn options(&self) -> EmulatorOptions {
         EmulatorOptions {
             ms_port: self.ms_port,
             vbm_port: self.vbm_port,
@@ -67,7 +71,8 @@ impl Args {
             tenant_auth_enabled: !self.tenant_auth_disabled,
             date_format: self.date_format,
             known_organizations: (!self.known_organizations.is_empty())
-                .then_some(self.known_organizations),
+                .then(|| self.known_organizations.clone()),
+            ca_issued: self.write_ca.is_some(),
         }
     }
 }
@@ -98,6 +103,15 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let (Some(path), Some(pem)) = (&args.write_ca, emu.ca_pem()) {
+        if let Err(e) = std::fs::write(path, pem) {
+            eprintln!(
+                "error: cannot write the CA certificate to {}: {e}",
+                path.display()
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let line = serde_json::to_string(&Started {
         ms_url: emu.ms_url(),
         vbm_url: emu.vbm_url(),
@@ -115,12 +129,16 @@ async fn main() -> std::process::ExitCode {
     drop(stdout);
     eprintln!(
         "Microsoft identity emulator: {ms}  (authority; sign-in page {ms}/devicelogin)\n\
-         VBM365 REST emulator:        {vbm}  (self-signed; SHA-256 {pin})\n\
+         VBM365 REST emulator:        {vbm}  ({issuer}; SHA-256 {pin})\n\
          Control API:                 {ms}/_emulator  (e.g. curl -s {ms}/_emulator/device_codes)\n\
          Press Ctrl+C to stop.",
         ms = emu.ms_url(),
         vbm = emu.vbm_url(),
         pin = emu.cert_sha256(),
+        issuer = match &args.write_ca {
+            Some(path) => format!("issued by the CA in {}", path.display()),
+            None => "self-signed".into(),
+        },
     );
     wait_for_signal().await;
     emu.shutdown();

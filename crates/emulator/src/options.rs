@@ -58,6 +58,10 @@ pub struct EmulatorOptions {
     /// `None`: every tenant name is a known organization; `Some(list)`: only those
     /// (compared case-insensitively).
     pub known_organizations: Option<Vec<String>>,
+    /// `false`: the VBM365 server's certificate is self-signed, as on a fresh install. `true`: it
+    /// is issued by a private certificate authority made at start ([`crate::Emulators::ca_pem`]),
+    /// as where an organization runs its own CA.
+    pub ca_issued: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -76,6 +80,7 @@ impl Default for EmulatorOptions {
             tenant_auth_enabled: true,
             date_format: DateFormat::Rfc1123,
             known_organizations: None,
+            ca_issued: false,
         }
     }
 }

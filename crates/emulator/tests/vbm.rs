@@ -574,3 +574,30 @@ async fn health_routes_and_not_found() {
     assert!(emu.requests().iter().all(|r| r.method == "GET"));
     assert_eq!(emu.requests().len(), 10);
 }
+
+#[tokio::test]
+async fn a_ca_issued_certificate_verifies_against_that_ca() {
+    assert_eq!(start(fast()).await.ca_pem(), None, "self-signed by default");
+    let emu = start(EmulatorOptions {
+        ca_issued: true,
+        ..fast()
+    })
+    .await;
+    let ca = emu.ca_pem().expect("the CA's PEM");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    let trusting_the_ca = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("PEM"))
+        .build()
+        .expect("HTTP client");
+    // The TLS handshake succeeds and the server answers (401: no token sent).
+    let r = service_instance(&trusting_the_ca, &emu, "v8", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    // The leaf is not self-signed any more: trusting it alone as a root fails the handshake.
+    let err = client(&emu)
+        .get(format!("{}/v8/ServiceInstance", emu.vbm_url()))
+        .send()
+        .await
+        .expect_err("the leaf is not its own issuer");
+    assert!(err.is_connect() || err.is_request(), "{err:?}");
+}
