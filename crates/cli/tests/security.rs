@@ -189,11 +189,7 @@ fn child_take(c: &mut std::process::Child) -> std::process::Child {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_issued_by_a_private_ca_is_trusted_through_that_ca_file_only() {
-    let env = Env::with(EmulatorOptions {
-        ca_issued: true,
-        ..common::options()
-    })
-    .await;
+    let env = Env::ca_issued().await;
     env.add_tenant_with(TENANT, &[]);
     let files = tempfile::tempdir().unwrap();
     let config = || std::fs::read_to_string(env.config_dir().join("config.json")).unwrap();
@@ -214,11 +210,7 @@ async fn a_server_issued_by_a_private_ca_is_trusted_through_that_ca_file_only() 
     let missing = files.path().join("missing.pem");
     let empty = files.path().join("empty.pem");
     std::fs::write(&empty, "no certificate here\n").unwrap();
-    let other = Env::with(EmulatorOptions {
-        ca_issued: true,
-        ..common::options()
-    })
-    .await;
+    let other = Env::ca_issued().await;
     let other_ca = files.path().join("other-ca.pem");
     std::fs::write(&other_ca, other.emu.ca_pem().unwrap()).unwrap();
     for (file, code, needle) in [

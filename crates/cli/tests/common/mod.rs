@@ -32,6 +32,15 @@ impl Env {
         Env::with(options()).await
     }
 
+    /// Emulators whose VBM365 certificate is issued by a private CA of their own.
+    pub async fn ca_issued() -> Env {
+        Env::with(EmulatorOptions {
+            ca_issued: true,
+            ..options()
+        })
+        .await
+    }
+
     pub async fn with(opts: EmulatorOptions) -> Env {
         let emu = Emulators::start(opts).await.expect("emulators start");
         let bin_dir = tempfile::tempdir().unwrap();
