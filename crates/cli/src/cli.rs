@@ -158,7 +158,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tenant(TenantCommand::List { json }) => tenant_list(&engine, json),
         Command::Tenant(TenantCommand::Remove { tenant }) => {
             engine.remove_tenant(&tenant).await?;
-            eprintln!("Removed tenant {}", tenant.to_ascii_lowercase());
+            eprintln!("Removed tenant {tenant}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant(TenantCommand::Trust {

@@ -75,7 +75,9 @@ impl std::fmt::Display for ApiVersion {
 /// A saved tenant: everything needed to sign in, nothing secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantProfile {
-    /// Organization name as VBM365 knows it, e.g. `contoso.onmicrosoft.com` (stored lowercase).
+    /// Organization name as VBM365 knows it, e.g. `Contoso.onmicrosoft.com`: stored and sent
+    /// exactly as typed (VBM365 compares it case-sensitively); looked up ignoring case. Configs
+    /// written by earlier builds hold it lowercased, which keeps working as it did.
     pub name: String,
     /// VBM365 REST API base URL, e.g. `https://vbm.example.local:4443`.
     pub server: Url,
@@ -187,9 +189,12 @@ fn new_vault_id() -> String {
 }
 
 impl Config {
+    /// The tenant with this name, compared ignoring ASCII case.
     pub fn tenant(&self, name: &str) -> Option<&TenantProfile> {
-        let name = name.trim().to_ascii_lowercase();
-        self.tenants.iter().find(|t| t.name == name)
+        let name = name.trim();
+        self.tenants
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
     }
 
     /// The named tenant, or the active one when `name` is `None`.
@@ -320,7 +325,8 @@ mod tests {
             })
             .unwrap();
         let cfg = store.load().unwrap();
-        assert_eq!(cfg.tenants[0].name, "contoso.onmicrosoft.com");
+        assert_eq!(cfg.tenants[0].name, "Contoso.onmicrosoft.com");
+        assert!(cfg.tenant("contoso.ONMICROSOFT.com").is_some());
         assert_eq!(cfg.version, CONFIG_VERSION);
         assert!(cfg.tenant("CONTOSO.onmicrosoft.com").is_some());
     }

@@ -1,6 +1,7 @@
 //! One error type for the core, with a stable machine code per variant ([`Error::code`]) that the
 //! CLI (`--json`) and the desktop UI branch on. Messages are for people and never contain secrets.
 
+use crate::failure::{self, Verdict};
 use std::time::Duration;
 
 /// Result alias of the core.
@@ -43,17 +44,35 @@ pub enum Error {
     #[error("the VBM365 server refused the request (HTTP {status}): {message}")]
     ServerRejected { status: u16, message: String },
 
-    #[error("the VBM365 server refused the tenant sign-in: {message}. Enable tenant authentication on the VBM365 server (General Options > Authentication > \"Enable tenant authentication\") and try again")]
-    TenantAuthDisabled { message: String },
+    /// The VBM365 server refused the Microsoft sign-in of an organization (the jwt-bearer
+    /// exchange). The server's message is shown as it is; the likely causes are listed because the
+    /// server's wording is not a contract.
+    #[error("the VBM365 server refused the sign-in of organization '{organization}' (HTTP {status}): {message}. Likely causes: tenant authentication is disabled on the server (General Options > Authentication > \"Enable tenant authentication\"); the organization name does not match the server's spelling exactly (it is compared case-sensitively); the organization is not added on this server")]
+    ExchangeRefused {
+        organization: String,
+        status: u16,
+        message: String,
+    },
 
-    #[error("the VBM365 server does not know this organization: {message}. Check that the organization is added to the server and that tenant authentication is enabled there (\"Enable tenant authentication\")")]
-    OrganizationUnknown { message: String },
-
-    #[error("{service} answered HTTP {status}: {message}")]
+    /// A failure that says nothing about the request's credentials: 5xx, 429, 407, 408, 425, a
+    /// proxy's page, any other error reply that is not a refusal (see [`crate::failure`]).
+    #[error("{service} answered HTTP {status}{}: {message}", retry_hint(.retry_after))]
     ServerFailure {
         service: &'static str,
         status: u16,
         message: String,
+        /// The server's `Retry-After`, bounded.
+        retry_after: Option<Duration>,
+        /// Whether trying again may help ([`failure::is_transient_reply`]).
+        transient: bool,
+    },
+
+    /// A refresh failed for a reason that says nothing about the stored tokens; they were kept.
+    #[error("{tenant}: the tokens could not be refreshed ({} attempt{}): {source}. The stored tokens were kept; try again later", .attempts, if *.attempts == 1 { "" } else { "s" })]
+    TokensKept {
+        tenant: String,
+        attempts: u32,
+        source: Box<Error>,
     },
 
     #[error("{service} sent a reply that could not be understood: {detail}")]
@@ -117,6 +136,13 @@ pub enum Error {
     LockTimeout { what: String, after: Duration },
 }
 
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(" (retry after {} s)", d.as_secs()),
+        None => String::new(),
+    }
+}
+
 fn identity_message(error: &str, aadsts: &Option<u32>, description: &Option<String>) -> String {
     let plain = match error {
         "authorization_declined" | "access_denied" => "the sign-in was declined".to_string(),
@@ -126,6 +152,8 @@ fn identity_message(error: &str, aadsts: &Option<u32>, description: &Option<Stri
             Some(53003) => "access was blocked by a Conditional Access policy of the tenant".into(),
             _ => "Microsoft refused the grant".into(),
         },
+        "interaction_required" => "Microsoft needs you to sign in interactively again".into(),
+        "consent_required" => "Microsoft needs consent for the requested access".into(),
         "invalid_client" | "unauthorized_client" => "Microsoft refused the client id".into(),
         "invalid_scope" => "Microsoft refused the requested scope".into(),
         other => format!("Microsoft answered '{other}'"),
@@ -171,9 +199,11 @@ impl Error {
             Error::DeviceCodeExpired => "device_code_expired",
             Error::Cancelled => "cancelled",
             Error::ServerRejected { .. } => "server_rejected",
-            Error::TenantAuthDisabled { .. } => "tenant_auth_disabled",
-            Error::OrganizationUnknown { .. } => "organization_unknown",
+            Error::ExchangeRefused { .. } => "exchange_refused",
+            Error::ServerFailure { status: 429, .. } => "throttled",
+            Error::ServerFailure { status: 407, .. } => "proxy_auth_required",
             Error::ServerFailure { .. } => "server_error",
+            Error::TokensKept { source, .. } => source.code(),
             Error::BadResponse { .. } => "bad_response",
             Error::Network { .. } => "network",
             Error::Timeout { .. } => "timeout",
@@ -192,17 +222,33 @@ impl Error {
         }
     }
 
-    /// True for failures worth retrying later (network, timeouts, 5xx): they say nothing about the
-    /// validity of the stored tokens.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+    /// What this failure says about the tokens of the request that failed: the one
+    /// classification of [`crate::failure`].
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Error::ServerRejected { .. } | Error::ExchangeRefused { .. } => Verdict::Refused,
+            Error::Identity { error, .. } if failure::is_refusing_oauth_error(error) => {
+                Verdict::Refused
+            }
+            Error::ServerFailure {
+                retry_after,
+                transient: true,
+                ..
+            } => Verdict::Transient {
+                retry_after: *retry_after,
+            },
             Error::Network { .. }
-                | Error::Timeout { .. }
-                | Error::ServerFailure { .. }
-                | Error::BadResponse { .. }
-                | Error::LockTimeout { .. }
-        )
+            | Error::Timeout { .. }
+            | Error::BadResponse { .. }
+            | Error::LockTimeout { .. } => Verdict::Transient { retry_after: None },
+            Error::TokensKept { source, .. } => source.verdict(),
+            _ => Verdict::Persistent,
+        }
+    }
+
+    /// True for failures worth retrying later: they say nothing about the stored tokens.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.verdict(), Verdict::Transient { .. })
     }
 
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
@@ -234,10 +280,71 @@ mod tests {
     }
 
     #[test]
-    fn tenant_auth_disabled_points_to_the_server_setting() {
-        let e = Error::TenantAuthDisabled {
-            message: "Tenant authentication is disabled".into(),
+    fn a_refused_exchange_names_the_likely_causes_and_the_servers_words() {
+        let e = Error::ExchangeRefused {
+            organization: "Contoso.onmicrosoft.com".into(),
+            status: 400,
+            message: "Something the server said.".into(),
         };
-        assert!(e.to_string().contains("Enable tenant authentication"));
+        assert_eq!(e.code(), "exchange_refused");
+        let m = e.to_string();
+        for part in [
+            "Contoso.onmicrosoft.com",
+            "Something the server said.",
+            "Enable tenant authentication",
+            "case-sensitively",
+            "not added on this server",
+        ] {
+            assert!(m.contains(part), "{part} in {m}");
+        }
+        assert_eq!(e.verdict(), Verdict::Refused);
+    }
+
+    #[test]
+    fn classification_of_failures() {
+        let failure = |status, own_error| Error::ServerFailure {
+            service: "s",
+            status,
+            message: "m".into(),
+            retry_after: Some(Duration::from_secs(3)),
+            transient: failure::is_transient_reply(status, own_error, None),
+        };
+        let transient = Verdict::Transient {
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        for status in [407, 408, 425, 429, 500, 502, 503, 504] {
+            assert_eq!(failure(status, true).verdict(), transient, "{status}");
+        }
+        // A 4xx page that is not the service's own JSON: a proxy or a WAF.
+        assert_eq!(failure(403, false).verdict(), transient);
+        assert_eq!(failure(404, false).verdict(), transient);
+        // The service's own 404/405: nothing about the tokens, nothing to wait for.
+        assert_eq!(failure(404, true).verdict(), Verdict::Persistent);
+        assert_eq!(failure(429, true).code(), "throttled");
+        assert_eq!(failure(407, false).code(), "proxy_auth_required");
+        let identity = |error: &str| Error::Identity {
+            error: error.into(),
+            aadsts: None,
+            description: None,
+        };
+        for refusing in ["invalid_grant", "interaction_required", "consent_required"] {
+            assert_eq!(identity(refusing).verdict(), Verdict::Refused, "{refusing}");
+        }
+        for other in [
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_scope",
+            "access_denied",
+        ] {
+            assert_eq!(identity(other).verdict(), Verdict::Persistent, "{other}");
+        }
+        let kept = Error::TokensKept {
+            tenant: "t".into(),
+            attempts: 3,
+            source: Box::new(failure(503, false)),
+        };
+        assert_eq!(kept.code(), "server_error");
+        assert!(kept.to_string().contains("were kept"), "{kept}");
+        assert!(kept.to_string().contains("3 attempts"), "{kept}");
     }
 }

@@ -12,6 +12,9 @@ use url::Url;
 /// Largest reply body accepted. Token responses are a few KiB; anything bigger is not a token reply.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// Longest request timeout accepted.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Timeouts of the client.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -29,18 +32,31 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    /// Defaults, overridable by `VBM365_AUTH_HTTP_TIMEOUT` (seconds, for slow links and tests).
-    pub fn from_env() -> Self {
-        let mut t = Timeouts::default();
-        if let Some(secs) = std::env::var("VBM365_AUTH_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-        {
-            t.request = Duration::from_secs_f64(secs);
-            t.connect = t.connect.min(t.request);
+    /// Defaults, overridable by `VBM365_AUTH_HTTP_TIMEOUT` (seconds, for slow links and tests;
+    /// more than 0 and at most one hour).
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("VBM365_AUTH_HTTP_TIMEOUT") {
+            Err(_) => Ok(Timeouts::default()),
+            Ok(v) => Timeouts::with_request_secs(&v),
         }
-        t
+    }
+
+    /// The defaults with a request timeout of `secs` seconds (a decimal number in `(0, 3600]`).
+    pub fn with_request_secs(secs: &str) -> Result<Self> {
+        let request = crate::failure::parse_seconds(secs, MAX_TIMEOUT)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "VBM365_AUTH_HTTP_TIMEOUT={}: give a number of seconds above 0 and at most {}",
+                    secs.trim(),
+                    MAX_TIMEOUT.as_secs()
+                ))
+            })?;
+        let d = Timeouts::default();
+        Ok(Timeouts {
+            request,
+            connect: d.connect.min(request),
+        })
     }
 }
 
@@ -50,6 +66,27 @@ pub struct Reply {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The bounded `Retry-After` of the reply, if it has a readable one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = self
+            .headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?;
+        crate::failure::retry_after(v, chrono::Utc::now())
+    }
+
+    /// Whether the reply says its body is JSON (`application/json` or `…+json`).
+    pub fn is_json(&self) -> bool {
+        self.content_type.as_deref().is_some_and(|ct| {
+            let media = ct.split(';').next().unwrap_or_default().trim();
+            media.eq_ignore_ascii_case("application/json")
+                || media.to_ascii_lowercase().ends_with("+json")
+        })
+    }
 }
 
 impl std::fmt::Debug for Reply {

@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod config;
 pub mod error;
+pub mod failure;
 pub mod fsutil;
 pub mod http;
 mod json;

@@ -3,6 +3,7 @@
 
 use crate::config::TenantProfile;
 use crate::error::{Error, Result};
+use crate::failure::{self, Verdict};
 use crate::http::{describe_non_json, Http, Reply};
 use crate::json;
 use crate::secret::Secret;
@@ -18,6 +19,11 @@ pub const DEFAULT_INTERVAL: u64 = 5;
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// Cap of the back-off after transport errors and 5xx replies.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest device-code lifetime accepted from a server (Microsoft's are 15 minutes); longer values
+/// are clamped.
+pub const MAX_DEVICE_CODE_LIFETIME: u64 = 24 * 3600;
+/// Longest poll interval accepted from a server; longer values are clamped.
+pub const MAX_INTERVAL: u64 = 300;
 
 const SERVICE: &str = "the Microsoft identity platform";
 
@@ -110,9 +116,14 @@ where
             Poll::Transient(e) => {
                 failures = failures.saturating_add(1);
                 let factor = 2u32.saturating_pow(failures.min(16));
+                let asked = match e.verdict() {
+                    Verdict::Transient { retry_after } => retry_after.unwrap_or_default(),
+                    _ => Duration::ZERO,
+                };
                 wait = interval
                     .saturating_mul(factor)
-                    .clamp(interval, MAX_BACKOFF.max(interval));
+                    .clamp(interval, MAX_BACKOFF.max(interval))
+                    .max(asked);
                 on_event(SignInEvent::Retrying {
                     reason: e.to_string(),
                     next_poll_in: wait,
@@ -158,17 +169,26 @@ impl IdentityClient {
         let field = |k: &str| {
             json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")))
         };
+        let expires_in = json::uint(&o, "expires_in")
+            .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?;
+        let interval = json::uint(&o, "interval")
+            .filter(|i| *i > 0)
+            .unwrap_or(DEFAULT_INTERVAL);
+        if expires_in > MAX_DEVICE_CODE_LIFETIME || interval > MAX_INTERVAL {
+            tracing::warn!(
+                expires_in,
+                interval,
+                "the device code reply has an out-of-range lifetime or interval; clamped"
+            );
+        }
         Ok(DeviceAuthorization {
             device_code: Secret::new(field("device_code")?),
             user_code: field("user_code")?,
             verification_uri: json::string(&o, "verification_uri")
                 .or_else(|| json::string(&o, "verification_url"))
                 .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
-            expires_in: json::uint(&o, "expires_in")
-                .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?,
-            interval: json::uint(&o, "interval")
-                .filter(|i| *i > 0)
-                .unwrap_or(DEFAULT_INTERVAL),
+            expires_in: expires_in.min(MAX_DEVICE_CODE_LIFETIME),
+            interval: interval.min(MAX_INTERVAL),
             message: json::string(&o, "message"),
         })
     }
@@ -202,13 +222,11 @@ impl IdentityClient {
                 Err(e) => Poll::Fatal(e),
             };
         }
-        if reply.status >= 500 {
-            return Poll::Transient(identity_error(&reply));
-        }
         let err = identity_error(&reply);
         match &err {
             Error::Identity { error, .. } if error == "authorization_pending" => Poll::Pending,
             Error::Identity { error, .. } if error == "slow_down" => Poll::SlowDown,
+            _ if err.is_transient() => Poll::Transient(err),
             _ => Poll::Fatal(err),
         }
     }
@@ -261,32 +279,42 @@ fn token_response(reply: Reply) -> Result<MsTokenResponse> {
     })
 }
 
-/// An OAuth error reply of the identity platform as a product error.
+/// An error reply of the identity platform as a product error, classified (see
+/// [`crate::failure`]): Microsoft's OAuth errors become [`Error::Identity`], except
+/// `temporarily_unavailable`, `server_error` and any reply with a transient status (429, 5xx, …),
+/// which become [`Error::ServerFailure`] with the `Retry-After` Microsoft sent; a reply that is not
+/// Microsoft's JSON (a proxy's page) is a [`Error::ServerFailure`] too.
 fn identity_error(reply: &Reply) -> Error {
-    let Some(o) = json::object(&reply.body) else {
-        let what = describe_non_json(reply);
-        return if reply.status >= 500 {
-            Error::ServerFailure {
-                service: SERVICE,
-                status: reply.status,
-                message: what,
-            }
-        } else {
-            bad(format!("HTTP {} with {what}", reply.status))
-        };
-    };
-    let Some(error) = json::string(&o, "error") else {
-        return if reply.status >= 500 {
-            Error::ServerFailure {
-                service: SERVICE,
-                status: reply.status,
-                message: "no error detail".into(),
-            }
-        } else {
-            bad(format!("HTTP {} without an 'error' field", reply.status))
+    let parsed =
+        json::object(&reply.body).and_then(|o| json::string(&o, "error").map(|error| (error, o)));
+    let Some((error, o)) = parsed else {
+        return Error::ServerFailure {
+            service: SERVICE,
+            status: reply.status,
+            message: describe_non_json(reply),
+            retry_after: reply.retry_after(),
+            transient: true,
         };
     };
     let description = json::string(&o, "error_description");
+    if failure::is_transient_reply(reply.status, true, Some(&error)) {
+        let first = description
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .unwrap_or_default()
+            .trim();
+        return Error::ServerFailure {
+            service: SERVICE,
+            status: reply.status,
+            message: if first.is_empty() {
+                error
+            } else {
+                format!("{error}: {first}")
+            },
+            retry_after: reply.retry_after(),
+            transient: true,
+        };
+    }
     let aadsts = o
         .get("error_codes")
         .and_then(|v| v.as_array())
@@ -390,6 +418,78 @@ mod tests {
         assert!(res.is_ok());
         // 5, then waits of 10, 20, 40, 60 (cap), 60 (cap), back to 5 after the pending reply.
         assert_eq!(times, vec![5, 15, 35, 75, 135, 195, 200]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_waits_at_least_retry_after_and_keeps_polling() {
+        let throttled = |secs| {
+            Poll::Transient(Error::ServerFailure {
+                service: SERVICE,
+                status: 429,
+                message: "temporarily_unavailable".into(),
+                retry_after: Some(Duration::from_secs(secs)),
+                transient: true,
+            })
+        };
+        let (res, times) = run(
+            5,
+            900,
+            vec![throttled(30), throttled(3), Poll::Pending, ok()],
+        )
+        .await;
+        assert!(res.is_ok());
+        // 5; Retry-After 30 beats the 10 s backoff; then 20 s backoff beats 3; then the interval.
+        assert_eq!(times, vec![5, 35, 55, 60]);
+    }
+
+    #[test]
+    fn error_replies_are_classified_by_status_and_error_not_by_text() {
+        let reply = |status: u16, body: &str, retry_after: Option<&str>| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(v) = retry_after {
+                headers.insert(reqwest::header::RETRY_AFTER, v.parse().unwrap());
+            }
+            Reply {
+                status,
+                content_type: Some("application/json".into()),
+                body: body.as_bytes().to_vec(),
+                headers,
+            }
+        };
+        let e = identity_error(&reply(
+            503,
+            r#"{"error":"temporarily_unavailable","error_description":"AADSTS90033: A transient error has occurred.\r\nTrace ID: x"}"#,
+            Some("4"),
+        ));
+        assert_eq!(
+            e.verdict(),
+            Verdict::Transient {
+                retry_after: Some(Duration::from_secs(4))
+            }
+        );
+        assert!(!e.to_string().contains("Trace ID"), "{e}");
+        // `temporarily_unavailable` with a 400 is still transient; so is a 429 with any error.
+        assert!(
+            identity_error(&reply(400, r#"{"error":"temporarily_unavailable"}"#, None))
+                .is_transient()
+        );
+        assert!(identity_error(&reply(429, r#"{"error":"invalid_request"}"#, None)).is_transient());
+        assert!(identity_error(&reply(500, r#"{"error":"server_error"}"#, None)).is_transient());
+        // A proxy's page is not Microsoft's answer.
+        assert!(
+            identity_error(&reply(403, "<html><title>Blocked</title></html>", None)).is_transient()
+        );
+        assert!(identity_error(&reply(400, "", None)).is_transient());
+        let e = identity_error(&reply(
+            400,
+            r#"{"error":"invalid_grant","error_codes":[50173]}"#,
+            None,
+        ));
+        assert_eq!(e.verdict(), Verdict::Refused);
+        let e = identity_error(&reply(400, r#"{"error":"interaction_required"}"#, None));
+        assert_eq!(e.verdict(), Verdict::Refused);
+        let e = identity_error(&reply(400, r#"{"error":"invalid_client"}"#, None));
+        assert_eq!(e.verdict(), Verdict::Persistent);
     }
 
     #[tokio::test(start_paused = true)]

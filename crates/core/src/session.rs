@@ -5,6 +5,7 @@
 
 use crate::config::{Config, ConfigStore, TenantProfile};
 use crate::error::{Error, Result};
+use crate::failure::{self, RetryPolicy, Verdict};
 use crate::fsutil::FileLock;
 use crate::http::{Http, Timeouts};
 use crate::keystore::{KeyStore, OsKeyring};
@@ -67,13 +68,15 @@ pub struct EngineOptions {
     pub config_dir: PathBuf,
     pub storage: StorageChoice,
     pub timeouts: Timeouts,
+    /// How token requests retry transient failures (see [`crate::failure`]).
+    pub retry: RetryPolicy,
     /// Replaces the OS keyring (embedding, tests of the vault format).
     pub keystore: Option<Arc<dyn KeyStore>>,
 }
 
 impl EngineOptions {
     /// Options from the environment: `VBM365_AUTH_CONFIG_DIR` (or `dir`), `VBM365_AUTH_STORAGE`,
-    /// `VBM365_AUTH_HTTP_TIMEOUT`.
+    /// `VBM365_AUTH_HTTP_TIMEOUT`, `VBM365_AUTH_RETRY_BUDGET`.
     pub fn from_env(dir: Option<PathBuf>) -> Result<Self> {
         Ok(EngineOptions {
             config_dir: match dir {
@@ -81,7 +84,8 @@ impl EngineOptions {
                 None => default_config_dir()?,
             },
             storage: StorageChoice::from_env()?,
-            timeouts: Timeouts::from_env(),
+            timeouts: Timeouts::from_env()?,
+            retry: RetryPolicy::from_env()?,
             keystore: None,
         })
     }
@@ -161,11 +165,17 @@ enum Renewal {
         tokens: VbmTokens,
         ms_refresh: Option<Option<Secret>>,
     },
-    SignInRequired(String),
+    /// The VBM365 tokens are dead. `ms_refresh`: a Microsoft refresh token rotated on the way,
+    /// kept (a later refresh or sign-in can still use it).
+    SignInRequired {
+        reason: String,
+        ms_refresh: Option<Secret>,
+    },
     /// Nothing says the tokens are dead (network, certificate, garbled reply): keep them, and keep
     /// a Microsoft refresh token rotated on the way.
     Failed {
         error: Error,
+        attempts: u32,
         ms_refresh: Option<Secret>,
     },
 }
@@ -186,6 +196,7 @@ pub struct Engine {
     storage: StorageChoice,
     keystore: Option<Arc<dyn KeyStore>>,
     timeouts: Timeouts,
+    retry: RetryPolicy,
     /// Built on first network use: `token` with a valid stored token never pays for TLS setup.
     clients: OnceLock<Clients>,
     vault: OnceLock<Vault>,
@@ -197,6 +208,7 @@ impl Engine {
         let store = ConfigStore::new(&opts.config_dir);
         Ok(Engine {
             timeouts: opts.timeouts,
+            retry: opts.retry,
             clients: OnceLock::new(),
             store,
             dir: opts.config_dir,
@@ -278,11 +290,13 @@ impl Engine {
         profile.validate()?;
         let pin = pin.map(validate::sha256_pin).transpose()?;
         let (cfg, ()) = self.store.update(|cfg| {
-            if cfg.tenant(&profile.name).is_some() {
-                return Err(Error::TenantExists(profile.name.clone()));
+            if let Some(existing) = cfg.tenant(&profile.name) {
+                return Err(Error::TenantExists(existing.name.clone()));
             }
             if let Some(pin) = pin {
-                add_pin(cfg, &profile.server_host_port(), pin);
+                let host_port = profile.server_host_port();
+                check_pin_not_widened(cfg, &host_port, &pin)?;
+                add_pin(cfg, &host_port, pin);
             }
             if activate || cfg.active_tenant.is_none() {
                 cfg.active_tenant = Some(profile.name.clone());
@@ -435,7 +449,10 @@ impl Engine {
     pub async fn begin_sign_in(&self, name: Option<&str>) -> Result<PendingSignIn> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
-        let authorization = self.clients()?.ms.device_code(&profile).await?;
+        let ms = &self.clients()?.ms;
+        let authorization = failure::retry(&self.retry, || ms.device_code(&profile))
+            .await
+            .result?;
         let openable_uri =
             validate::verification_uri(&authorization.verification_uri).map_err(|e| e.to_string());
         Ok(PendingSignIn {
@@ -463,13 +480,35 @@ impl Engine {
         )
         .await?;
         on_event(SignInEvent::Exchanging);
-        let tokens = vbm.exchange_assertion(profile, &ms_token.raw).await?;
+        let exchanged = failure::retry(&self.retry, || {
+            vbm.exchange_assertion(profile, &ms_token.raw)
+        })
+        .await
+        .result;
         let cfg = self.config()?;
         let flight = self.flight(&profile.name);
         let _in_process = flight.lock().await;
         let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
         let ms_refresh = remembered(profile, &ms_token);
         let name = profile.name.clone();
+        let tokens = match exchanged {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                // The user approved: keep the Microsoft refresh token so that a later refresh can
+                // finish the sign-in without a new code (once the server accepts it). The VBM365
+                // tokens the tenant may still have are left as they are.
+                if let Some(ms) = ms_refresh {
+                    self.vault(&cfg)
+                        .update(move |data| {
+                            let entry = data.tenants.entry(name).or_default();
+                            entry.ms_refresh_token = Some(ms);
+                            entry.generation += 1;
+                        })
+                        .await?;
+                }
+                return Err(e);
+            }
+        };
         self.vault(&cfg)
             .update(move |data| {
                 let entry = data.tenants.entry(name).or_default();
@@ -507,14 +546,15 @@ impl Engine {
         let profile = cfg.resolve(name)?.clone();
         let data = self.vault(&cfg).load()?;
         let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
-        if let Some(reason) = &entry.sign_in_required {
-            return Err(sign_in_required(&profile, reason));
-        }
-        let Some(tokens) = &entry.vbm else {
-            return Err(sign_in_required(&profile, "not signed in"));
-        };
-        if min_valid.is_some_and(|d| valid_for(tokens, d)) {
-            return Ok(access(&profile, tokens));
+        match (&entry.vbm, &entry.sign_in_required) {
+            (Some(tokens), None) => {
+                if min_valid.is_some_and(|d| valid_for(tokens, d)) {
+                    return Ok(access(&profile, tokens));
+                }
+            }
+            _ if can_sign_in_silently(&profile, &entry) => {}
+            (_, Some(reason)) => return Err(sign_in_required(&profile, reason)),
+            (None, None) => return Err(sign_in_required(&profile, "not signed in")),
         }
         let tokens = self
             .refresh_one(&cfg, &profile, entry.generation, min_valid)
@@ -580,6 +620,11 @@ impl Engine {
         let mut jobs = Vec::new();
         for profile in &cfg.tenants {
             let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
+            let unusable = entry.sign_in_required.is_some() || entry.vbm.is_none();
+            if unusable && can_sign_in_silently(profile, &entry) {
+                jobs.push((profile, entry));
+                continue;
+            }
             match (&entry.sign_in_required, &entry.vbm) {
                 (Some(reason), _) => {
                     out.push((profile.name.clone(), Err(sign_in_required(profile, reason))))
@@ -635,64 +680,111 @@ impl Engine {
         Ok(out)
     }
 
-    /// Renews a tenant's tokens: VBM365 refresh first; when VBM365 refuses it, silent re-sign-in
-    /// with the Microsoft refresh token; transient failures keep everything as it is.
+    /// Renews a tenant's tokens: VBM365 refresh first; when VBM365 refuses it (or there is no
+    /// VBM365 pair), silent re-sign-in with the Microsoft refresh token. Transient failures are
+    /// retried ([`RetryPolicy`]); when they persist, everything is kept as it is. Only a definitive
+    /// refusal ([`Verdict::Refused`]) drops a token.
     async fn renew(&self, profile: &TenantProfile, entry: &TenantSecrets) -> Renewal {
-        let failed = |error| Renewal::Failed {
-            error,
-            ms_refresh: None,
-        };
-        let Some(current) = &entry.vbm else {
-            return Renewal::SignInRequired("not signed in".into());
-        };
-        let Clients { ms, vbm, .. } = match self.clients() {
+        let clients = match self.clients() {
             Ok(c) => c,
-            Err(e) => return failed(e),
-        };
-        // Only a refusal by the server says the refresh token is dead; a network fault, a bad
-        // certificate or a garbled reply says nothing about it, so the tokens are kept.
-        let refused = match vbm.refresh(profile, &current.refresh_token).await {
-            Ok(tokens) => {
-                return Renewal::Renewed {
-                    tokens,
+            Err(error) => {
+                return Renewal::Failed {
+                    error,
+                    attempts: 1,
                     ms_refresh: None,
                 }
             }
-            Err(e @ Error::ServerRejected { .. }) => e,
-            Err(e) => return failed(e),
         };
-        tracing::info!(tenant = %profile.name, reason = %refused, "VBM365 refused the refresh");
-        let Some(ms_rt) = entry
+        let refused = match &entry.vbm {
+            Some(current) => {
+                let tried = failure::retry(&self.retry, || {
+                    clients.vbm.refresh(profile, &current.refresh_token)
+                })
+                .await;
+                match tried.result {
+                    Ok(tokens) => {
+                        return Renewal::Renewed {
+                            tokens,
+                            ms_refresh: None,
+                        }
+                    }
+                    Err(e) if e.verdict() == Verdict::Refused => {
+                        format!("the VBM365 server refused the refresh: {e}")
+                    }
+                    Err(error) => {
+                        return Renewal::Failed {
+                            error,
+                            attempts: tried.attempts,
+                            ms_refresh: None,
+                        }
+                    }
+                }
+            }
+            None => entry
+                .sign_in_required
+                .clone()
+                .unwrap_or_else(|| "not signed in".into()),
+        };
+        tracing::info!(tenant = %profile.name, reason = %refused, "no usable VBM365 refresh token");
+        match entry
             .ms_refresh_token
             .as_ref()
             .filter(|_| profile.remember_ms_sign_in)
-        else {
-            return Renewal::SignInRequired(format!(
-                "the VBM365 server refused the refresh: {refused}"
-            ));
-        };
-        let ms_token = match ms.refresh(profile, ms_rt).await {
+        {
+            Some(ms_rt) => self.silent_sign_in(clients, profile, ms_rt).await,
+            None => Renewal::SignInRequired {
+                reason: refused,
+                ms_refresh: None,
+            },
+        }
+    }
+
+    /// Signs in again without the user: a new Microsoft token from the saved Microsoft refresh
+    /// token, exchanged with VBM365 like a device-code sign-in. A Microsoft refresh token rotated
+    /// on the way is kept whatever happens after.
+    async fn silent_sign_in(
+        &self,
+        clients: &Clients,
+        profile: &TenantProfile,
+        ms_rt: &Secret,
+    ) -> Renewal {
+        let tried = failure::retry(&self.retry, || clients.ms.refresh(profile, ms_rt)).await;
+        let ms_token = match tried.result {
             Ok(t) => t,
-            Err(e @ Error::Identity { .. }) => {
-                return Renewal::SignInRequired(format!("the silent Microsoft sign-in failed: {e}"))
+            Err(e) if e.verdict() == Verdict::Refused => {
+                return Renewal::SignInRequired {
+                    reason: format!("the silent Microsoft sign-in failed: {e}"),
+                    ms_refresh: None,
+                }
             }
-            Err(e) => return failed(e),
+            Err(error) => {
+                return Renewal::Failed {
+                    error,
+                    attempts: tried.attempts,
+                    ms_refresh: None,
+                }
+            }
         };
         // Microsoft may have rotated its refresh token: keep the new one whatever happens next.
-        let ms_refresh = remembered(profile, &ms_token);
-        match vbm.exchange_assertion(profile, &ms_token.raw).await {
+        let ms_refresh = remembered(profile, &ms_token).or_else(|| Some(ms_rt.clone()));
+        let tried = failure::retry(&self.retry, || {
+            clients.vbm.exchange_assertion(profile, &ms_token.raw)
+        })
+        .await;
+        match tried.result {
             Ok(tokens) => Renewal::Renewed {
                 tokens,
                 ms_refresh: Some(ms_refresh),
             },
-            Err(
-                e @ (Error::ServerRejected { .. }
-                | Error::TenantAuthDisabled { .. }
-                | Error::OrganizationUnknown { .. }),
-            ) => Renewal::SignInRequired(format!(
-                "the VBM365 server refused the silent sign-in: {e}"
-            )),
-            Err(error) => Renewal::Failed { error, ms_refresh },
+            Err(e) if e.verdict() == Verdict::Refused => Renewal::SignInRequired {
+                reason: format!("the VBM365 server refused the silent sign-in: {e}"),
+                ms_refresh,
+            },
+            Err(error) => Renewal::Failed {
+                error,
+                attempts: tried.attempts,
+                ms_refresh,
+            },
         }
     }
 
@@ -804,6 +896,20 @@ fn apply_trust(http: &Http, cfg: &Config) {
     http.pins().replace_cas(&cfg.trusted_cas);
 }
 
+/// A pin given with a new tenant must not widen what the server is trusted with: if the server
+/// already has other pins, the certificate the user named is not the only one that would carry
+/// this tenant's tokens, so the pin is refused (naming the trusted ones) instead of added.
+fn check_pin_not_widened(cfg: &Config, host_port: &str, pin: &str) -> Result<()> {
+    let existing = cfg.pins_for(host_port);
+    if existing.is_empty() || existing.iter().any(|p| p == pin) {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "the server {host_port} already trusts the certificate(s) with SHA-256 {}, not the pin you gave ({pin}); adding it would let either certificate carry this tenant's tokens. Add the tenant without a pin to use the trusted certificate, or first check which certificate the server presents now and pin that one (`vbm365-auth tenant trust <TENANT>`)",
+        existing.join(", ")
+    )))
+}
+
 fn add_pin(cfg: &mut Config, host_port: &str, pin: String) {
     let pins = cfg
         .trusted_certificates
@@ -858,12 +964,24 @@ fn sign_in_required(profile: &TenantProfile, reason: &str) -> Error {
 fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) -> Result<VbmTokens> {
     let entry = data.tenants.entry(name.to_string()).or_default();
     match renewal {
-        Renewal::Failed { error, ms_refresh } => {
+        Renewal::Failed {
+            error,
+            attempts,
+            ms_refresh,
+        } => {
             if let Some(ms) = ms_refresh {
                 entry.ms_refresh_token = Some(ms);
                 entry.generation += 1;
             }
-            Err(error)
+            Err(if error.is_transient() {
+                Error::TokensKept {
+                    tenant: name.to_string(),
+                    attempts,
+                    source: Box::new(error),
+                }
+            } else {
+                error
+            })
         }
         Renewal::Renewed { tokens, ms_refresh } => {
             if entry.generation != generation {
@@ -877,9 +995,9 @@ fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) ->
             entry.generation += 1;
             Ok(tokens)
         }
-        Renewal::SignInRequired(reason) => {
+        Renewal::SignInRequired { reason, ms_refresh } => {
             entry.vbm = None;
-            entry.ms_refresh_token = None;
+            entry.ms_refresh_token = ms_refresh;
             entry.sign_in_required = Some(reason.clone());
             entry.generation += 1;
             Err(Error::SignInRequired {
@@ -888,4 +1006,9 @@ fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) ->
             })
         }
     }
+}
+
+/// Whether a tenant without usable VBM365 tokens can still sign in again without the user.
+fn can_sign_in_silently(profile: &TenantProfile, entry: &TenantSecrets) -> bool {
+    profile.remember_ms_sign_in && entry.ms_refresh_token.is_some()
 }

@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 /// A tenant name: a domain such as `contoso.onmicrosoft.com` or a directory (tenant) GUID.
-/// Returned lowercase.
+/// Returned trimmed, with its case kept: VBM365 matches the organization name case-sensitively, so
+/// it is sent exactly as typed (names are compared case-insensitively on this side).
 pub fn tenant_name(raw: &str) -> Result<String> {
-    let name = raw.trim().to_ascii_lowercase();
+    let name = raw.trim().to_string();
     let bad =
         |why: &str| Error::InvalidInput(format!("invalid tenant name '{}': {why}", raw.trim()));
     if name.is_empty() {
@@ -163,7 +164,7 @@ mod tests {
     fn tenant_names() {
         assert_eq!(
             tenant_name(" Contoso.OnMicrosoft.com ").unwrap(),
-            "contoso.onmicrosoft.com"
+            "Contoso.OnMicrosoft.com"
         );
         assert!(tenant_name("72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
         for bad in ["", "a b", "a/b", ".x", "x..y", "x-", "contoso.com?x=1"] {

@@ -3,6 +3,7 @@
 
 use crate::config::{ApiVersion, TenantProfile};
 use crate::error::{Error, Result};
+use crate::failure;
 use crate::http::{describe_non_json, Http, Reply};
 use crate::json;
 use crate::secret::Secret;
@@ -72,7 +73,14 @@ impl VbmClient {
             .http
             .post_form(&url(profile, "token")?, &fields, None)
             .await?;
-        token_reply(reply, true)
+        token_reply(reply).map_err(|e| match e {
+            Error::ServerRejected { status, message } => Error::ExchangeRefused {
+                organization: profile.name.clone(),
+                status,
+                message,
+            },
+            other => other,
+        })
     }
 
     /// Step 5: `grant_type=refresh_token`; the reply is a new pair.
@@ -90,7 +98,7 @@ impl VbmClient {
             .http
             .post_form(&url(profile, "token")?, &fields, None)
             .await?;
-        token_reply(reply, false)
+        token_reply(reply)
     }
 
     /// `POST /vN/token/logout` (v7+). v6 has no logout: nothing is sent.
@@ -105,7 +113,7 @@ impl VbmClient {
         if (200..300).contains(&reply.status) {
             Ok(())
         } else {
-            Err(server_error(&reply, false))
+            Err(server_error(&reply))
         }
     }
 
@@ -120,7 +128,7 @@ impl VbmClient {
             .get(&url(profile, "ServiceInstance")?, Some(access))
             .await?;
         if reply.status != 200 {
-            return Err(server_error(&reply, false));
+            return Err(server_error(&reply));
         }
         let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
         Ok(ServiceInstance {
@@ -137,9 +145,9 @@ fn bad(detail: String) -> Error {
     }
 }
 
-fn token_reply(reply: Reply, sign_in: bool) -> Result<VbmTokens> {
+fn token_reply(reply: Reply) -> Result<VbmTokens> {
     if reply.status != 200 {
-        return Err(server_error(&reply, sign_in));
+        return Err(server_error(&reply));
     }
     let received = Utc::now();
     let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
@@ -185,41 +193,29 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// An error reply of the VBM365 server: `RESTExceptionInfo` (`{"message", "errorCode"?}`),
-/// OAuth style (`{"error", "error_description"}`) or anything else.
-fn server_error(reply: &Reply, sign_in: bool) -> Error {
-    let message = match json::object(&reply.body) {
-        Some(o) => json::string(&o, "message")
+/// An error reply of the VBM365 server, classified (see [`crate::failure`]): a 400, 401 or 403
+/// with the server's own JSON error (`RESTExceptionInfo` `{"message", "errorCode"?}`, or
+/// OAuth-style `{"error", "error_description"}`) is a refusal; anything else (5xx, 429, a proxy's
+/// HTML page, an empty body) is a [`Error::ServerFailure`] that says nothing about the tokens.
+fn server_error(reply: &Reply) -> Error {
+    let own_message = json::object(&reply.body).and_then(|o| {
+        json::string(&o, "message")
             .or_else(|| json::string(&o, "error_description"))
             .or_else(|| json::string(&o, "error"))
             .or_else(|| json::string(&o, "errorCode"))
-            .unwrap_or_else(|| "no error message".into()),
-        None => describe_non_json(reply),
-    };
-    if reply.status >= 500 {
-        return Error::ServerFailure {
-            service: SERVICE,
+    });
+    match own_message {
+        Some(message) if matches!(reply.status, 400 | 401 | 403) => Error::ServerRejected {
             status: reply.status,
             message,
-        };
-    }
-    if sign_in {
-        // The server tells these cases apart only in its message text.
-        let lower = message.to_ascii_lowercase();
-        if lower.contains("tenant authentication") || lower.contains("tenant auth") {
-            return Error::TenantAuthDisabled { message };
-        }
-        if lower.contains("organization")
-            && (lower.contains("not found")
-                || lower.contains("unknown")
-                || lower.contains("does not exist"))
-        {
-            return Error::OrganizationUnknown { message };
-        }
-    }
-    Error::ServerRejected {
-        status: reply.status,
-        message,
+        },
+        own => Error::ServerFailure {
+            service: SERVICE,
+            status: reply.status,
+            transient: failure::is_transient_reply(reply.status, own.is_some(), None),
+            message: own.unwrap_or_else(|| describe_non_json(reply)),
+            retry_after: reply.retry_after(),
+        },
     }
 }
 
@@ -246,48 +242,79 @@ mod tests {
         assert!(parse_date("yesterday").is_none());
     }
 
+    fn reply_with(status: u16, content_type: &str, body: &str, retry_after: Option<&str>) -> Reply {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(v) = retry_after {
+            headers.insert(reqwest::header::RETRY_AFTER, v.parse().unwrap());
+        }
+        Reply {
+            status,
+            content_type: Some(content_type.into()),
+            body: body.as_bytes().to_vec(),
+            headers,
+        }
+    }
+
     #[test]
-    fn error_shapes() {
-        let e = server_error(
-            &reply(
-                400,
-                r#"{"message":"Invalid refresh token.","errorCode":"ParameterValidationFailure"}"#,
-            ),
-            false,
-        );
+    fn error_shapes_and_their_classification() {
+        use crate::failure::Verdict;
+        let e = server_error(&reply(
+            400,
+            r#"{"message":"Invalid refresh token.","errorCode":"ParameterValidationFailure"}"#,
+        ));
         assert_eq!(e.code(), "server_rejected");
+        assert_eq!(e.verdict(), Verdict::Refused);
         assert!(e.to_string().contains("Invalid refresh token."));
-        let e = server_error(
-            &reply(
-                400,
-                r#"{"error":"invalid_grant","error_description":"Token expired"}"#,
-            ),
-            false,
-        );
+        let e = server_error(&reply(
+            401,
+            r#"{"error":"invalid_grant","error_description":"Token expired"}"#,
+        ));
         assert!(e.to_string().contains("Token expired"), "{e}");
-        let e = server_error(
-            &reply(502, "<html><title>Bad Gateway</title></html>"),
-            false,
-        );
+        assert_eq!(e.verdict(), Verdict::Refused);
+        let e = server_error(&reply(502, "<html><title>Bad Gateway</title></html>"));
         assert_eq!(e.code(), "server_error");
         assert!(e.to_string().contains("Bad Gateway"));
-        let e = server_error(&reply(400, ""), false);
+        assert!(e.is_transient());
+        // A 4xx that is not VBM365's own JSON (a proxy, a WAF, an empty body) refuses nothing.
+        for (status, body) in [
+            (400, ""),
+            (
+                403,
+                "<html><head><title>403 Forbidden</title></head></html>",
+            ),
+            (401, "{}"),
+            (400, "[1,2]"),
+        ] {
+            let e = server_error(&reply(status, body));
+            assert!(e.is_transient(), "{status} {body}: {e:?}");
+        }
+        let e = server_error(&reply(400, ""));
         assert!(e.to_string().contains("empty reply"), "{e}");
-        let e = server_error(
-            &reply(400, r#"{"message":"Tenant authentication is disabled."}"#),
-            true,
+        // 429 from a WAF with Retry-After; 503 from HTTP.sys; 407 from a forward proxy.
+        let e = server_error(&reply_with(
+            429,
+            "text/html",
+            "<title>429 Too Many Requests</title>",
+            Some("7"),
+        ));
+        assert_eq!(e.code(), "throttled");
+        assert_eq!(
+            e.verdict(),
+            Verdict::Transient {
+                retry_after: Some(std::time::Duration::from_secs(7))
+            }
         );
-        assert_eq!(e.code(), "tenant_auth_disabled");
-        let e = server_error(
-            &reply(400, r#"{"message":"Organization x was not found."}"#),
-            true,
-        );
-        assert_eq!(e.code(), "organization_unknown");
+        let e = server_error(&reply_with(407, "text/html", "<title>Proxy</title>", None));
+        assert_eq!(e.code(), "proxy_auth_required");
+        assert!(e.is_transient());
+        // The server's own JSON 404 keeps the tokens but is not worth retrying.
+        let e = server_error(&reply(404, r#"{"message":"No HTTP resource was found."}"#));
+        assert_eq!(e.verdict(), Verdict::Persistent);
     }
 
     #[test]
     fn token_reply_needs_tokens_and_lifetime() {
-        let ok = token_reply(reply(200, r#"{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600,".issued":"Mon, 13 Dec 2021 13:18:43 GMT"}"#), false).unwrap();
+        let ok = token_reply(reply(200, r#"{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600,".issued":"Mon, 13 Dec 2021 13:18:43 GMT"}"#)).unwrap();
         let left = (ok.expires_at - Utc::now()).num_seconds();
         assert!((3590..=3600).contains(&left), "{left}");
         for body in [
@@ -297,16 +324,13 @@ mod tests {
             r#"{"access_token": 42"#,
             "[]",
         ] {
-            let e = token_reply(reply(200, body), false).unwrap_err();
+            let e = token_reply(reply(200, body)).unwrap_err();
             assert_eq!(e.code(), "bad_response", "{body}");
         }
-        let fallback = token_reply(
-            reply(
-                200,
-                r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#,
-            ),
-            false,
-        )
+        let fallback = token_reply(reply(
+            200,
+            r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#,
+        ))
         .unwrap();
         assert_eq!(
             fallback.expires_at,

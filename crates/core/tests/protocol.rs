@@ -123,8 +123,13 @@ async fn microsoft_refresh_grant_rotates() {
     let rt = first.refresh_token.unwrap();
     let second = ms.refresh(&p, &rt).await.unwrap();
     assert_ne!(second.refresh_token.as_ref().unwrap().expose(), rt.expose());
+    // Microsoft does not revoke a refresh token when it is used (a reply lost after the rotation
+    // can be retried with the old one); a revoked one is refused with `invalid_grant`.
+    ms.refresh(&p, &rt).await.unwrap();
+    emu.revoke_ms_refresh_tokens();
     let e = ms.refresh(&p, &rt).await.unwrap_err();
     assert_eq!(e.code(), "invalid_grant", "{e}");
+    assert_eq!(e.verdict(), vbm365_auth_core::failure::Verdict::Refused);
     let last = emu
         .requests()
         .into_iter()

@@ -16,6 +16,7 @@ fn engine(dir: &std::path::Path) -> Engine {
             connect: Duration::from_secs(2),
             request: Duration::from_secs(5),
         },
+        retry: vbm365_auth_core::failure::RetryPolicy::default(),
         keystore: None,
     })
     .unwrap()
