@@ -64,7 +64,7 @@ impl AadError {
     pub fn expired() -> AadError {
         AadError::new(
             "expired_token",
-            70020,
+            70019,
             "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
         )
     }
@@ -72,7 +72,7 @@ impl AadError {
     pub fn bad_verification_code() -> AadError {
         AadError::new(
             "bad_verification_code",
-            70019,
+            70018,
             "The provided value for the input parameter 'device_code' is not valid. The device code is unknown or malformed.",
         )
     }
@@ -83,6 +83,44 @@ impl AadError {
             54005,
             "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
         )
+    }
+
+    /// The same error with another HTTP status.
+    pub fn with_status(mut self, status: StatusCode) -> AadError {
+        self.status = status;
+        self
+    }
+
+    /// HTTP 429 when the service throttles: AADSTS90055 (`TenantThrottlingError` in Microsoft's
+    /// published list of AADSTS codes).
+    pub fn throttled() -> AadError {
+        AadError::new(
+            "temporarily_unavailable",
+            90055,
+            "There are too many incoming requests.",
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// HTTP 503: AADSTS90033 (`MsodsServiceUnavailable` in Microsoft's published list).
+    pub fn unavailable() -> AadError {
+        AadError::new(
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
+        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+    }
+
+    /// HTTP 500: AADSTS50000 (`TokenIssuanceError` in Microsoft's published list; the text is the
+    /// one login.microsoftonline.com sends with it).
+    pub fn server_error() -> AadError {
+        AadError::new(
+            "server_error",
+            50000,
+            "There was an error issuing a token or an issue with our sign-in service.",
+        )
+        .with_status(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn invalid_grant(text: impl Into<String>) -> AadError {
@@ -124,6 +162,11 @@ impl AadError {
 
     /// The HTTP response, with fresh trace and correlation ids.
     pub fn into_response(self, ms_url: &str) -> Response {
+        self.into_response_with(ms_url, &[])
+    }
+
+    /// The HTTP response with extra headers (e.g. `retry-after`).
+    pub fn into_response_with(self, ms_url: &str, extra: &[(&'static str, String)]) -> Response {
         let now = chrono::Utc::now();
         let timestamp = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
         let trace_id = uuid_v4();
@@ -140,11 +183,13 @@ impl AadError {
             correlation_id: &correlation_id,
             error_uri: format!("{ms_url}/error?code={}", self.code),
         };
+        let mut headers = ms_headers(&trace_id, &correlation_id).to_vec();
+        headers.extend_from_slice(extra);
         response(
             self.status,
             "application/json; charset=utf-8",
             to_json(&body),
-            &ms_headers(&trace_id, &correlation_id),
+            &headers,
         )
     }
 }

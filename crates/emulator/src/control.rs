@@ -1,4 +1,18 @@
 //! The JSON control API under `/_emulator/`, served by both emulators over the same state.
+//! `GET /_emulator` lists the routes and every fault kind.
+//!
+//! Faults:
+//!
+//! - `POST /_emulator/fault {"fault": F, "count": N, "server": "ms"|"vbm"}` queues `F` for the
+//!   next `N` (default 1) token requests of that server (default `"vbm"`; on `"ms"` the token and
+//!   device code endpoints share one queue). `F` is a [`Fault`] in JSON: a string for kinds
+//!   without data (`"lost_reply"`, `"proxy_bad_gateway"`, `"server_error"`, …), an object for
+//!   the others (`{"throttled":{"retry_after_secs":2}}`, `{"unavailable":{"retry_after_secs":5}}`,
+//!   `{"unavailable":{}}` for no `Retry-After`); the text form `"throttled=2"` /
+//!   `"unavailable=5"` / `"unavailable"` works too. Answers `{"ok":true}`, or 400 with
+//!   `{"error"}` for an unknown fault or server.
+//! - `POST /_emulator/fault_rate {"rate": P}` (0.0 to 1.0, else 400): from now on each token or
+//!   device code request without a queued fault fails with probability `P`, with a random kind.
 
 use crate::serve::App;
 use crate::types::{Fault, RecordedRequest, Server};
@@ -31,6 +45,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/token_lifetime", post(token_lifetime))
         .route("/revoke_vbm_refresh_tokens", post(revoke_vbm))
         .route("/fault", post(fault))
+        .route("/fault_rate", post(fault_rate))
         .route("/mint", post(mint))
         .route("/stats", get(stats))
 }
@@ -50,7 +65,8 @@ const ROUTES: &[&str] = &[
     "POST /_emulator/latency {\"ms\"}",
     "POST /_emulator/token_lifetime {\"secs\"}",
     "POST /_emulator/revoke_vbm_refresh_tokens",
-    "POST /_emulator/fault {\"fault\",\"count\"}",
+    "POST /_emulator/fault {\"fault\",\"count\",\"server\"}",
+    "POST /_emulator/fault_rate {\"rate\"}",
     "POST /_emulator/mint {\"tenant\",\"version\"}",
     "GET /_emulator/stats",
 ];
@@ -62,6 +78,7 @@ async fn index(State(app): State<App>) -> Response {
             "ms_url": app.shared.ms_url,
             "vbm_url": app.shared.vbm_url,
             "routes": ROUTES,
+            "faults": Fault::ALL,
         }),
     )
 }
@@ -208,17 +225,55 @@ fn one() -> u32 {
     1
 }
 
+fn vbm() -> Server {
+    Server::Vbm
+}
+
+/// `{"fault": F, "count": N, "server": "ms"|"vbm"}`: `F` as [`Fault`]'s JSON
+/// (`"lost_reply"`, `{"throttled":{"retry_after_secs":2}}`) or its text form (`"throttled=2"`).
 #[derive(Deserialize)]
 struct FaultRequest {
-    fault: Fault,
+    fault: serde_json::Value,
     #[serde(default = "one")]
     count: u32,
+    #[serde(default = "vbm")]
+    server: Server,
+}
+
+/// A fault from its JSON or its text form.
+fn parse_fault(value: serde_json::Value) -> Result<Fault, String> {
+    match value {
+        serde_json::Value::String(s) => s.parse(),
+        other => serde_json::from_value(other).map_err(|e| e.to_string()),
+    }
 }
 
 async fn fault(State(app): State<App>, body: Bytes) -> Response {
-    with_body(&body, |b: FaultRequest| {
-        app.shared.inject_fault(b.fault, b.count);
-        ok(true)
+    with_body(&body, |b: FaultRequest| match parse_fault(b.fault) {
+        Ok(fault) => {
+            app.shared.inject_fault(b.server, fault, b.count);
+            ok(true)
+        }
+        Err(e) => json(StatusCode::BAD_REQUEST, &j!({ "error": e })),
+    })
+}
+
+#[derive(Deserialize)]
+struct Rate {
+    rate: f64,
+}
+
+async fn fault_rate(State(app): State<App>, body: Bytes) -> Response {
+    with_body(&body, |b: Rate| {
+        if (0.0..=1.0).contains(&b.rate) {
+            app.shared.set_fault_rate(b.rate);
+            ok(true)
+        } else {
+            json(
+                StatusCode::BAD_REQUEST,
+                &j!({"error": "rate must be between 0.0 and 1.0"}),
+            )
+        }
     })
 }
 

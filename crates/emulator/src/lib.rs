@@ -9,7 +9,29 @@
 //!
 //! Both bind `127.0.0.1` and share one state, so the VBM365 emulator accepts exactly the Microsoft
 //! token responses the identity emulator issued. Every request is recorded; tests steer the servers
-//! through [`Emulators`] methods or the JSON control API under `/_emulator/` on either port.
+//! through [`Emulators`] methods or the JSON control API under `/_emulator/` on either port
+//! (`GET /_emulator` lists its routes).
+//!
+//! # Faults
+//!
+//! Each server has its own queue of [`Fault`]s ([`Emulators::inject_fault_on`], control route
+//! `POST /_emulator/fault {"fault", "count", "server"}`), and both draw random faults at the rate
+//! [`Emulators::set_fault_rate`] sets (`POST /_emulator/fault_rate {"rate"}`). On the Microsoft
+//! emulator they hit `POST /{tenant}/oauth2/v2.0/token` and `POST /{tenant}/oauth2/v2.0/devicecode`;
+//! on the VBM365 emulator `POST /vN/token`. What a client sees:
+//!
+//! | Fault | Microsoft | VBM365 |
+//! |---|---|---|
+//! | `Throttled` | 429, `Retry-After`, OAuth JSON `temporarily_unavailable` AADSTS90055 | 429, `Retry-After`, nginx HTML page |
+//! | `Unavailable` | 503, OAuth JSON `temporarily_unavailable` AADSTS90033 (+ `Retry-After`) | 503, HTTP.sys "Service Unavailable" HTML (+ `Retry-After`) |
+//! | `ServerError` | 500, OAuth JSON `server_error` AADSTS50000 | 500, `RESTExceptionInfo` JSON `{"message"}` |
+//! | `ProxyBadGateway` | 502, nginx HTML page | same |
+//! | `ProxyAuthRequired` | 407, `Proxy-Authenticate: Basic realm="proxy"`, Apache HTML page | same |
+//! | `LostReply` | request processed, connection dropped, no response | same |
+//! | `Status500Html` | 500, ASP.NET HTML error page | same |
+//! | `Status502Empty` | 502, empty body | same |
+//! | `TruncatedBody`, `OversizedBody`, `MalformedJson`, `WrongTypes` | 200, broken reply shaped like the endpoint's (token or device code) | 200, broken token reply |
+//! | `Hang`, `CloseConnection` | no answer / dropped connection, request not processed | same |
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -140,11 +162,22 @@ impl Emulators {
         self.shared.clear_requests();
     }
 
-    /// Counters per endpoint and grant type since start or the last [`Emulators::clear_requests`],
-    /// e.g. `ms_devicecode`, `ms_device_code_polls`, `ms_refresh`, `ms_tokens_issued`,
-    /// `ms_errors`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_refresh`, `vbm_other_grant`,
-    /// `vbm_tokens_issued`, `vbm_token_errors`, `vbm_faults`, `vbm_logout`,
-    /// `vbm_service_instance`, `vbm_health`, `vbm_minted`. Counters never hit are absent.
+    /// Counters per endpoint and grant type since start or the last [`Emulators::clear_requests`].
+    /// Counters never hit are absent.
+    ///
+    /// - Requests (faulted ones included): `ms_devicecode`, `ms_device_code_polls`,
+    ///   `ms_refresh`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_refresh`,
+    ///   `vbm_other_grant`, `vbm_logout`, `vbm_service_instance`, `vbm_health`.
+    /// - Outcomes of processed requests: `ms_tokens_issued`, `ms_errors`, `vbm_tokens_issued`,
+    ///   `vbm_token_errors`, `vbm_minted`.
+    /// - Faults served: `ms_faults`, `vbm_faults` (all kinds, queued or random), per kind
+    ///   `ms_fault_<kind>` / `vbm_fault_<kind>` ([`Fault::kind`], e.g. `vbm_fault_throttled`),
+    ///   random ones also in `ms_random_faults` / `vbm_random_faults`, and `lost_replies`
+    ///   ([`Fault::LostReply`] on either server).
+    /// - `vbm_refresh_token_reused`: a VBM365 refresh token was presented again after the reply
+    ///   carrying its successor was sent (a client bug). `vbm_refresh_after_lost_reply`: presented
+    ///   again after that reply was dropped by [`Fault::LostReply`] (a legitimate retry, which the
+    ///   server still refuses: its refresh tokens are single-use).
     pub fn stats(&self) -> BTreeMap<String, u64> {
         self.shared.stats()
     }
@@ -181,7 +214,8 @@ impl Emulators {
         self.shared.revoke_ms_refresh_tokens();
     }
 
-    /// Exact bodies of every successful Microsoft `/token` response, as sent.
+    /// Exact bodies of every successful Microsoft `/token` response, as sent (including those
+    /// whose delivery a [`Fault::LostReply`] prevented).
     pub fn ms_token_responses(&self) -> Vec<String> {
         self.shared.ms_token_responses()
     }
@@ -206,9 +240,27 @@ impl Emulators {
         self.shared.revoke_vbm_refresh_tokens();
     }
 
-    /// The next `count` VBM365 `/vN/token` requests get `fault` (queued after earlier faults).
+    /// The next `count` VBM365 `/vN/token` requests get `fault` (queued after earlier faults):
+    /// the same as `inject_fault_on(Server::Vbm, fault, count)`.
     pub fn inject_fault(&self, fault: Fault, count: u32) {
-        self.shared.inject_fault(fault, count);
+        self.shared.inject_fault(Server::Vbm, fault, count);
+    }
+
+    /// The next `count` token requests of `server` get `fault`, queued after earlier faults of
+    /// that server (each server has its own queue). [`Server::Ms`]: `POST
+    /// /{tenant}/oauth2/v2.0/token` and `POST /{tenant}/oauth2/v2.0/devicecode` (one queue for
+    /// both, in arrival order); [`Server::Vbm`]: `POST /vN/token`. See [`Fault`] for what each
+    /// looks like on each server.
+    pub fn inject_fault_on(&self, server: Server, fault: Fault, count: u32) {
+        self.shared.inject_fault(server, fault, count);
+    }
+
+    /// From now on each token or device code request on either server that has no queued fault
+    /// fails with probability `rate` (clamped to 0.0..=1.0; NaN counts as 0.0) with a fault drawn
+    /// uniformly from every kind in [`Fault::ALL`] (`Hang` included; `Throttled` and
+    /// `Unavailable` with a `Retry-After` of 1 or 2 s). 0.0 turns random faults off.
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.shared.set_fault_rate(rate);
     }
 
     /// Issues a valid, unbound VBM365 token pair for `tenant` without any sign-in. The tokens

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use std::io::Write;
-use vbm365_emulator::{DateFormat, EmulatorOptions, Emulators};
+use vbm365_emulator::{DateFormat, EmulatorOptions, Emulators, Fault, Server};
 
 /// Local emulators of the Microsoft identity platform (device code flow) and of a VBM365 REST
 /// API server, for tests and demos.
@@ -46,13 +46,37 @@ struct Args {
     /// Format of `.issued` / `.expires`: rfc1123 or iso8601.
     #[arg(long, default_value = "rfc1123")]
     date_format: DateFormat,
-    /// Only these organizations are known to the VBM365 server (repeatable; default: any).
+    /// Only these organizations are known to the VBM365 server (repeatable; matched
+    /// case-sensitively; default: any).
     #[arg(long = "known-organization", value_name = "TENANT")]
     known_organizations: Vec<String>,
     /// Issue the VBM365 server's certificate from a private CA made at start (instead of a
     /// self-signed one) and write that CA's certificate (PEM) to this file.
     #[arg(long, value_name = "PATH")]
     write_ca: Option<std::path::PathBuf>,
+    /// Fail this share (0.0 to 1.0) of the token and device code requests on both servers with
+    /// a random fault of any kind.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_rate)]
+    fault_rate: f64,
+    /// Make the next token request of --fault-server (on ms: token or device code request) fail
+    /// with this fault (repeatable: each applies once, in order). KIND: status500_html, status502_empty, truncated_body, oversized_body,
+    /// malformed_json, wrong_types, hang, close_connection, throttled[=SECS] (Retry-After,
+    /// default 1), unavailable[=SECS] (Retry-After, default none), server_error,
+    /// proxy_bad_gateway, proxy_auth_required, lost_reply.
+    #[arg(long = "fault", value_name = "KIND")]
+    faults: Vec<Fault>,
+    /// Server the --fault faults apply to: vbm (POST /vN/token) or ms (POST .../token and
+    /// .../devicecode).
+    #[arg(long, value_name = "SERVER", default_value = "vbm")]
+    fault_server: Server,
+}
+
+/// A probability from 0.0 to 1.0.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{s}' is not a number from 0.0 to 1.0")),
+    }
 }
 
 impl Args {
@@ -73,6 +97,7 @@ impl Args {
             known_organizations: (!self.known_organizations.is_empty())
                 .then(|| self.known_organizations.clone()),
             ca_issued: self.write_ca.is_some(),
+            fault_rate: self.fault_rate,
         }
     }
 }
@@ -103,6 +128,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    for fault in &args.faults {
+        emu.inject_fault_on(args.fault_server, *fault, 1);
+    }
     if let (Some(path), Some(pem)) = (&args.write_ca, emu.ca_pem()) {
         if let Err(e) = std::fs::write(path, pem) {
             eprintln!(

@@ -1,15 +1,17 @@
 //! The Microsoft identity platform emulator: the v2.0 device authorization and token endpoints.
 
 use crate::aad::{ms_headers, AadError};
-use crate::serve::App;
+use crate::faults::{self, Endpoint};
+use crate::serve::{App, ConnectionControl};
 use crate::state::{DeviceCode, Inner, MsAccess, MsRefresh, RefreshStatus, Shared};
-use crate::types::DeviceCodeState;
+use crate::types::{DeviceCodeState, Fault, Server};
 use crate::util::{self, Fields};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -68,15 +70,47 @@ struct DeviceCodeBody<'a> {
     message: Option<String>,
 }
 
+/// Runs `handle` unless an injected or random fault applies to this request: then the fault's
+/// answer, or for [`Fault::LostReply`] the request is handled and its reply dropped.
+async fn with_faults(
+    shared: &Shared,
+    endpoint: Endpoint,
+    conn: Option<Extension<ConnectionControl>>,
+    handle: impl FnOnce() -> Response,
+) -> Response {
+    let conn = conn.map(|Extension(c)| c);
+    match shared.take_fault(Server::Ms) {
+        None => handle(),
+        Some(Fault::LostReply) => {
+            drop(handle());
+            faults::lose(conn).await
+        }
+        Some(fault) => faults::respond(fault, endpoint, conn, shared).await,
+    }
+}
+
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
 pub(crate) async fn devicecode(
     State(app): State<App>,
     tenant: Result<Path<String>, PathRejection>,
+    conn: Option<Extension<ConnectionControl>>,
     body: Bytes,
 ) -> Response {
     let shared = &app.shared;
+    shared.lock().count("ms_devicecode");
+    with_faults(shared, Endpoint::MsDeviceCode, conn, || {
+        devicecode_reply(shared, tenant, &body)
+    })
+    .await
+}
+
+fn devicecode_reply(
+    shared: &Shared,
+    tenant: Result<Path<String>, PathRejection>,
+    body: &[u8],
+) -> Response {
     let result = tenant_or_error(tenant).and_then(|tenant| {
-        let fields = Fields(util::parse_form(&body));
+        let fields = Fields(util::parse_form(body));
         let client_id = client_id(&fields, &tenant)?.to_string();
         let scope = fields
             .get("scope")
@@ -85,7 +119,6 @@ pub(crate) async fn devicecode(
         Ok(issue_device_code(shared, tenant, client_id, scope))
     });
     let mut inner = shared.lock();
-    inner.count("ms_devicecode");
     match result {
         Ok(dc) => {
             let opts = &shared.opts;
@@ -149,22 +182,34 @@ fn issue_device_code(
 pub(crate) async fn token(
     State(app): State<App>,
     tenant: Result<Path<String>, PathRejection>,
+    conn: Option<Extension<ConnectionControl>>,
     body: Bytes,
 ) -> Response {
     let shared = &app.shared;
     let fields = Fields(util::parse_form(&body));
     let grant = fields.get("grant_type").map(str::to_string);
+    match grant.as_deref() {
+        Some(DEVICE_CODE_GRANT) => shared.lock().count("ms_device_code_polls"),
+        Some("refresh_token") => shared.lock().count("ms_refresh"),
+        _ => {}
+    }
+    with_faults(shared, Endpoint::MsToken, conn, || {
+        token_reply(shared, tenant, &fields, grant.as_deref())
+    })
+    .await
+}
+
+fn token_reply(
+    shared: &Shared,
+    tenant: Result<Path<String>, PathRejection>,
+    fields: &Fields,
+    grant: Option<&str>,
+) -> Response {
     let mut inner = shared.lock();
-    let result = tenant_or_error(tenant).and_then(|tenant| match grant.as_deref() {
+    let result = tenant_or_error(tenant).and_then(|tenant| match grant {
         None => Err(AadError::missing("grant_type")),
-        Some(DEVICE_CODE_GRANT) => {
-            inner.count("ms_device_code_polls");
-            redeem_device_code(shared, &mut inner, &tenant, &fields)
-        }
-        Some("refresh_token") => {
-            inner.count("ms_refresh");
-            redeem_refresh_token(shared, &mut inner, &tenant, &fields)
-        }
+        Some(DEVICE_CODE_GRANT) => redeem_device_code(shared, &mut inner, &tenant, fields),
+        Some("refresh_token") => redeem_refresh_token(shared, &mut inner, &tenant, fields),
         Some(other) => Err(AadError::unsupported_grant(other)),
     });
     match result {
@@ -256,20 +301,13 @@ fn redeem_refresh_token(
             "Invalid request. Request is malformed or invalid.",
         )
     })?;
-    match rt.status {
-        RefreshStatus::Active => {}
-        RefreshStatus::Used => {
-            return Err(AadError::invalid_grant(
-                "Provided grant is invalid or malformed. The refresh token was already used.",
-            ))
-        }
-        RefreshStatus::Revoked => {
-            return Err(AadError::new(
-                "invalid_grant",
-                50173,
-                "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
-            ))
-        }
+    // Microsoft does not revoke a refresh token when it is used: only revocation ends it.
+    if rt.status == RefreshStatus::Revoked {
+        return Err(AadError::new(
+            "invalid_grant",
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        ));
     }
     if rt.client_id != client_id {
         return Err(AadError::new(
@@ -283,7 +321,6 @@ fn redeem_refresh_token(
             "Provided grant is invalid or malformed. The refresh token was issued for another tenant.",
         ));
     }
-    rt.status = RefreshStatus::Used;
     let scope = fields.get("scope").unwrap_or(&rt.scope).to_string();
     let (tenant, upn) = (rt.tenant.clone(), rt.upn.clone());
     Ok(issue_tokens(

@@ -29,7 +29,7 @@ impl std::str::FromStr for DateFormat {
 
 /// Options of [`crate::Emulators::start`]. `EmulatorOptions::default()` gives the behaviour of the
 /// real services with their usual settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EmulatorOptions {
     /// Port of the Microsoft identity platform emulator (plain HTTP); 0 picks a free port.
     pub ms_port: u16,
@@ -55,13 +55,18 @@ pub struct EmulatorOptions {
     pub tenant_auth_enabled: bool,
     /// Format of `.issued` / `.expires`.
     pub date_format: DateFormat,
-    /// `None`: every tenant name is a known organization; `Some(list)`: only those
-    /// (compared case-insensitively).
+    /// `None`: every tenant name is a known organization; `Some(list)`: only those. The JWT bearer
+    /// grant compares its `client_id` with these names case-SENSITIVELY, as the real server
+    /// matches organization names (`Contoso.onmicrosoft.com` is not `contoso.onmicrosoft.com`).
     pub known_organizations: Option<Vec<String>>,
     /// `false`: the VBM365 server's certificate is self-signed, as on a fresh install. `true`: it
     /// is issued by a private certificate authority made at start ([`crate::Emulators::ca_pem`]),
     /// as where an organization runs its own CA.
     pub ca_issued: bool,
+    /// Probability (0.0 to 1.0, clamped) that a token or device code request on either server
+    /// that has no queued fault fails with a random [`crate::Fault`], every kind equally likely
+    /// (soak tests). 0.0, the default, never; 1.0 always.
+    pub fault_rate: f64,
 }
 
 impl Default for EmulatorOptions {
@@ -81,6 +86,7 @@ impl Default for EmulatorOptions {
             date_format: DateFormat::Rfc1123,
             known_organizations: None,
             ca_issued: false,
+            fault_rate: 0.0,
         }
     }
 }

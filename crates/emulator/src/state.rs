@@ -3,7 +3,8 @@
 //! One `std::sync::Mutex` guards it all; it is never held across an `.await`.
 
 use crate::options::EmulatorOptions;
-use crate::types::{DeviceCodeInfo, DeviceCodeState, Fault, RecordedRequest};
+use crate::types::{DeviceCodeInfo, DeviceCodeState, Fault, RecordedRequest, Server};
+use rand::Rng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -36,6 +37,41 @@ pub(crate) struct Settings {
     pub tenant_auth_enabled: bool,
     pub vbm_latency_ms: u64,
     pub vbm_token_lifetime: u64,
+    /// Probability that a token or device code request without a queued fault gets a random one.
+    pub fault_rate: f64,
+}
+
+/// A fault rate as a probability: NaN counts as 0, the rest is clamped to `0.0..=1.0`.
+pub(crate) fn clamp_rate(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
+
+/// A fault kind drawn uniformly from [`Fault::ALL`]; `Throttled` and `Unavailable` come with a
+/// `Retry-After` of 1 or 2 seconds.
+fn random_fault() -> Fault {
+    let mut rng = rand::thread_rng();
+    let secs = rng.gen_range(1..=2);
+    match Fault::ALL[rng.gen_range(0..Fault::ALL.len())] {
+        Fault::Throttled { .. } => Fault::Throttled {
+            retry_after_secs: secs,
+        },
+        Fault::Unavailable { .. } => Fault::Unavailable {
+            retry_after_secs: Some(secs),
+        },
+        other => other,
+    }
+}
+
+/// The prefix of a server's statistics.
+pub(crate) fn prefix(server: Server) -> &'static str {
+    match server {
+        Server::Ms => "ms",
+        Server::Vbm => "vbm",
+    }
 }
 
 /// A device code and its progress.
@@ -131,6 +167,9 @@ pub(crate) struct VbmRefresh {
     /// `disable_antiforgery_token=true`).
     pub antiforgery: Option<String>,
     pub status: RefreshStatus,
+    /// `Some(delivered)` once the token was redeemed: whether the reply carrying its successor
+    /// was sent (`false` when a [`Fault::LostReply`] dropped it).
+    pub rotated: Option<bool>,
 }
 
 /// Everything behind the lock.
@@ -144,13 +183,23 @@ pub(crate) struct Inner {
     pub ms_responses: Vec<String>,
     pub vbm_access: HashMap<String, VbmAccess>,
     pub vbm_refresh: HashMap<String, VbmRefresh>,
-    pub faults: VecDeque<(Fault, u32)>,
+    /// Queued faults of the Microsoft emulator, with how many requests each has left.
+    pub ms_faults: VecDeque<(Fault, u32)>,
+    /// Queued faults of the VBM365 emulator.
+    pub vbm_faults: VecDeque<(Fault, u32)>,
 }
 
 impl Inner {
     /// Adds one to a counter of `/_emulator/stats`.
     pub fn count(&mut self, key: &str) {
         *self.stats.entry(key.to_string()).or_default() += 1;
+    }
+
+    fn fault_queue(&mut self, server: Server) -> &mut VecDeque<(Fault, u32)> {
+        match server {
+            Server::Ms => &mut self.ms_faults,
+            Server::Vbm => &mut self.vbm_faults,
+        }
     }
 
     /// The device code with this user code (compared ignoring case, spaces and dashes).
@@ -180,10 +229,12 @@ impl Shared {
         opts.ms_token_lifetime = opts.ms_token_lifetime.min(MAX_SECS);
         opts.vbm_token_lifetime = opts.vbm_token_lifetime.min(MAX_SECS);
         opts.auto_approve_after_ms = opts.auto_approve_after_ms.map(|ms| ms.min(MAX_SECS * 1000));
+        opts.fault_rate = clamp_rate(opts.fault_rate);
         let settings = Settings {
             tenant_auth_enabled: opts.tenant_auth_enabled,
             vbm_latency_ms: opts.vbm_latency_ms,
             vbm_token_lifetime: opts.vbm_token_lifetime,
+            fault_rate: clamp_rate(opts.fault_rate),
         };
         Shared {
             opts,
@@ -201,7 +252,8 @@ impl Shared {
                 ms_responses: Vec::new(),
                 vbm_access: HashMap::new(),
                 vbm_refresh: HashMap::new(),
-                faults: VecDeque::new(),
+                ms_faults: VecDeque::new(),
+                vbm_faults: VecDeque::new(),
             }),
         }
     }
@@ -323,21 +375,50 @@ impl Shared {
         }
     }
 
-    /// Queues `fault` for the next `count` VBM365 token requests (after faults already queued).
-    pub fn inject_fault(&self, fault: Fault, count: u32) {
+    /// Queues `fault` for the next `count` token requests of `server` (after faults already
+    /// queued there).
+    pub fn inject_fault(&self, server: Server, fault: Fault, count: u32) {
         if count > 0 {
-            self.lock().faults.push_back((fault, count));
+            self.lock().fault_queue(server).push_back((fault, count));
         }
     }
 
-    /// Takes the fault for the current token request, if one is queued.
-    pub fn take_fault(&self) -> Option<Fault> {
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.lock().settings.fault_rate = clamp_rate(rate);
+    }
+
+    /// The fault for the current token (or device code) request of `server`: the next queued one,
+    /// else a random one with probability `fault_rate`. Counts it in the statistics.
+    pub fn take_fault(&self, server: Server) -> Option<Fault> {
         let mut inner = self.lock();
-        let (fault, left) = inner.faults.front_mut()?;
-        let fault = *fault;
-        *left -= 1;
-        if *left == 0 {
-            inner.faults.pop_front();
+        let queue = inner.fault_queue(server);
+        let queued = queue.front_mut().map(|(fault, left)| {
+            *left -= 1;
+            (*fault, *left == 0)
+        });
+        let (fault, random) = match queued {
+            Some((fault, used_up)) => {
+                if used_up {
+                    queue.pop_front();
+                }
+                (fault, false)
+            }
+            None => {
+                let rate = inner.settings.fault_rate;
+                if rate <= 0.0 || !rand::thread_rng().gen_bool(rate) {
+                    return None;
+                }
+                (random_fault(), true)
+            }
+        };
+        let p = prefix(server);
+        inner.count(&format!("{p}_faults"));
+        inner.count(&format!("{p}_fault_{}", fault.kind()));
+        if random {
+            inner.count(&format!("{p}_random_faults"));
+        }
+        if fault == Fault::LostReply {
+            inner.count("lost_replies");
         }
         Some(fault)
     }

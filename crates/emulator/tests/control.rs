@@ -255,3 +255,121 @@ async fn the_binary_prints_one_json_line_and_serves() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Starts the binary with `args`; the child and its Microsoft URL.
+async fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("reader")
+    .expect("first line");
+    let v: Value = serde_json::from_str(&line).expect("one JSON line");
+    let ms = v["ms_url"].as_str().expect("ms_url").to_string();
+    (child, ms)
+}
+
+#[tokio::test]
+async fn the_binary_injects_faults_from_its_flags() {
+    let (mut child, ms) = spawn_binary(&[
+        "--fault",
+        "throttled=3",
+        "--fault",
+        "lost_reply",
+        "--fault-server",
+        "ms",
+    ])
+    .await;
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let devicecode = || {
+        c.post(format!("{ms}/{TENANT}/oauth2/v2.0/devicecode"))
+            .form(&[("client_id", CLIENT_ID), ("scope", SCOPE)])
+            .send()
+    };
+    let r = Reply::from(devicecode().await.expect("request")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert_eq!(r.header("retry-after"), Some("3"));
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    let err = devicecode().await.expect_err("the reply is lost");
+    assert!(!err.is_timeout(), "{err:?}");
+    assert_eq!(
+        devicecode().await.expect("request").status(),
+        StatusCode::OK
+    );
+    let stats: Value = c
+        .get(format!("{ms}/_emulator/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(stats["ms_faults"], 2);
+    assert_eq!(stats["lost_replies"], 1);
+    assert_eq!(stats["ms_devicecode"], 3);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (mut child, ms) = spawn_binary(&["--fault-rate", "1"]).await;
+    let r = c
+        .post(format!("{ms}/{TENANT}/oauth2/v2.0/token"))
+        .form(&[("grant_type", "refresh_token")])
+        .timeout(Duration::from_millis(1500))
+        .send()
+        .await;
+    let stats: Value = c
+        .get(format!("{ms}/_emulator/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(stats["ms_random_faults"], 1, "{stats} after {r:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn the_binary_documents_and_checks_its_fault_flags() {
+    let help = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for needle in [
+        "--fault-rate <P>",
+        "--fault <KIND>",
+        "--fault-server <SERVER>",
+        "throttled[=SECS]",
+        "lost_reply",
+        "proxy_auth_required",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    for (args, complaint) in [
+        (["--fault-rate", "1.5"], "0.0 to 1.0"),
+        (["--fault", "meteor_strike"], "unknown fault"),
+        (["--fault-server", "both"], "unknown server"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(complaint), "{args:?}: {err}");
+    }
+}

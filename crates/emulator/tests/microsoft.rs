@@ -162,7 +162,7 @@ async fn bad_requests_get_aadsts_errors() {
     assert_aad_error(
         &poll(&c, &emu, TENANT, "not-a-device-code").await,
         "bad_verification_code",
-        70019,
+        70018,
     );
     // A device code polled by another application.
     let dc = device_code(&c, &emu, TENANT).await;
@@ -321,7 +321,7 @@ async fn declined_blocked_and_expired_codes() {
     assert_aad_error(
         &poll(&c, &emu, TENANT, &codes[2].1).await,
         "expired_token",
-        70020,
+        70019,
     );
     assert_eq!(
         emu.device_codes()[1].state,
@@ -366,7 +366,7 @@ async fn codes_expire_with_time_and_can_approve_themselves() {
 }
 
 #[tokio::test]
-async fn refresh_tokens_rotate_and_can_be_revoked() {
+async fn refresh_tokens_rotate_stay_valid_when_used_and_can_be_revoked() {
     let emu = start(fast()).await;
     let c = client(&emu);
     let first: Value = serde_json::from_str(&ms_sign_in(&c, &emu, TENANT).await).expect("JSON");
@@ -405,15 +405,30 @@ async fn refresh_tokens_rotate_and_can_be_revoked() {
         .to_string();
     assert_ne!(rt1, rt2);
     assert_eq!(emu.ms_token_responses().last(), Some(&r.text));
-    assert_aad_error(&refresh(rt1, CLIENT_ID).await, "invalid_grant", 70000);
+    // Microsoft does not revoke a refresh token when it is used: rt1 works again, and each use
+    // hands out a new one.
+    let r = refresh(rt1.clone(), CLIENT_ID).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a used token stays valid: {}",
+        r.text
+    );
+    let rt3 = r.json()["refresh_token"]
+        .as_str()
+        .expect("a new one")
+        .to_string();
+    assert!(rt3 != rt1 && rt3 != rt2);
     emu.revoke_ms_refresh_tokens();
-    assert_aad_error(&refresh(rt2, CLIENT_ID).await, "invalid_grant", 50173);
+    for rt in [rt1, rt2, rt3] {
+        assert_aad_error(&refresh(rt, CLIENT_ID).await, "invalid_grant", 50173);
+    }
     assert_aad_error(
         &refresh("nope".into(), CLIENT_ID).await,
         "invalid_grant",
         9002313,
     );
-    assert_eq!(emu.stats().get("ms_refresh"), Some(&5));
+    assert_eq!(emu.stats().get("ms_refresh"), Some(&7));
 }
 
 #[tokio::test]

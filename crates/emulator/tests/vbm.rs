@@ -318,6 +318,12 @@ async fn assertions_are_checked() {
         StatusCode::BAD_REQUEST,
         "Organization nobody.onmicrosoft.com was not found.",
     );
+    // Organization names are matched case-sensitively.
+    assert_rest_error(
+        &exchange("Contoso.onmicrosoft.com", assertion.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "Organization Contoso.onmicrosoft.com was not found.",
+    );
     assert_rest_error(
         &exchange("other.onmicrosoft.com", assertion.clone()).await,
         StatusCode::BAD_REQUEST,

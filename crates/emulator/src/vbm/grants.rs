@@ -5,11 +5,11 @@ use super::{
     vbm_headers, ApiVersion, VbmError, ANTIFORGERY_COOKIE, INVALID_REFRESH, JWT_BEARER_GRANT,
     TENANT_AUTH_DISABLED,
 };
-use crate::faults;
+use crate::faults::{self, Endpoint};
 use crate::options::DateFormat;
 use crate::serve::ConnectionControl;
 use crate::state::{Inner, RefreshStatus, Shared, VbmAccess, VbmRefresh, VBM_REFRESH_LIFETIME};
-use crate::types::MintedTokens;
+use crate::types::{Fault, MintedTokens, Server};
 use crate::util::{self, Fields};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -70,7 +70,7 @@ pub(super) async fn token(
     conn: Option<ConnectionControl>,
 ) -> Response {
     let fields = token_fields(headers, body);
-    let (fault, latency) = {
+    let latency = {
         let mut inner = shared.lock();
         inner.count("vbm_token_requests");
         let grant = fields.as_ref().ok().and_then(|f| f.get("grant_type"));
@@ -79,29 +79,35 @@ pub(super) async fn token(
             Some("refresh_token") => "vbm_refresh",
             _ => "vbm_other_grant",
         });
-        let latency = inner.settings.vbm_latency_ms;
-        drop(inner);
-        (shared.take_fault(), latency)
+        inner.settings.vbm_latency_ms
     };
+    let fault = shared.take_fault(Server::Vbm);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    if let Some(fault) = fault {
-        shared.lock().count("vbm_faults");
-        return faults::respond(fault, conn, shared.opts.date_format).await;
-    }
-    let result = fields.and_then(|f| grant(shared, version, headers, &f));
-    let mut inner = shared.lock();
-    match result {
+    // With a lost reply the grant runs as usual; only its answer never leaves.
+    let delivered = match fault {
+        None => true,
+        Some(Fault::LostReply) => false,
+        Some(fault) => {
+            return faults::respond(fault, Endpoint::VbmToken(version), conn, shared).await
+        }
+    };
+    let result = fields.and_then(|f| grant(shared, version, headers, &f, delivered));
+    let response = match result {
         Ok(res) => {
-            inner.count("vbm_tokens_issued");
+            shared.lock().count("vbm_tokens_issued");
             res
         }
         Err(e) => {
-            inner.count("vbm_token_errors");
-            drop(inner);
+            shared.lock().count("vbm_token_errors");
             e.into_response(Some(version))
         }
+    };
+    if delivered {
+        response
+    } else {
+        faults::lose(conn).await
     }
 }
 
@@ -116,11 +122,13 @@ fn parse_bool(name: &str, value: Option<&str>) -> Result<bool, VbmError> {
     }
 }
 
+/// Runs the grant of a token request; `delivered` tells whether its reply will be sent.
 fn grant(
     shared: &Shared,
     version: ApiVersion,
     headers: &HeaderMap,
     fields: &Fields,
+    delivered: bool,
 ) -> Result<Response, VbmError> {
     let grant = fields
         .get("grant_type")
@@ -133,7 +141,7 @@ fn grant(
         )?;
     let issued = match grant {
         JWT_BEARER_GRANT => jwt_bearer(shared, fields, bind)?,
-        "refresh_token" => refresh(shared, headers, fields, bind)?,
+        "refresh_token" => refresh(shared, headers, fields, bind, delivered)?,
         "password" => return Err(VbmError::bad_request("Invalid user name or password.")),
         "operator" => return Err(VbmError::bad_request("Invalid operator credentials.")),
         "integration" if version != ApiVersion::V8 => {
@@ -236,6 +244,7 @@ fn issue(inner: &mut Inner, tenant: &str, user_name: &str, bind: bool) -> Issued
             expires_at: now + VBM_REFRESH_LIFETIME,
             antiforgery: cookie.clone(),
             status: RefreshStatus::Active,
+            rotated: None,
         },
     );
     Issued {
@@ -278,7 +287,8 @@ fn jwt_bearer(shared: &Shared, fields: &Fields, bind: bool) -> Result<Issued, Vb
         VbmError::validation("The client_id parameter is required for the jwt-bearer grant type.")
     })?;
     if let Some(known) = &shared.opts.known_organizations {
-        if !known.iter().any(|k| k.eq_ignore_ascii_case(tenant)) {
+        // Organization names are matched case-sensitively, as the real server does.
+        if !known.iter().any(|k| k == tenant) {
             return Err(VbmError::bad_request(format!(
                 "Organization {tenant} was not found."
             )));
@@ -327,12 +337,15 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// `grant_type=refresh_token`: one use per refresh token.
+/// `grant_type=refresh_token`: one use per refresh token. A token presented again after the reply
+/// with its successor was sent counts as `vbm_refresh_token_reused`; after that reply was lost
+/// (`delivered == false` then), as `vbm_refresh_after_lost_reply`.
 fn refresh(
     shared: &Shared,
     headers: &HeaderMap,
     fields: &Fields,
     bind: bool,
+    delivered: bool,
 ) -> Result<Issued, VbmError> {
     let token = fields
         .get("refresh_token")
@@ -344,6 +357,12 @@ fn refresh(
         .get_mut(token)
         .ok_or_else(|| VbmError::bad_request(INVALID_REFRESH))?;
     if rt.status != RefreshStatus::Active {
+        let rotated = rt.rotated;
+        match rotated {
+            Some(true) => inner.count("vbm_refresh_token_reused"),
+            Some(false) => inner.count("vbm_refresh_after_lost_reply"),
+            None => {}
+        }
         return Err(VbmError::bad_request(INVALID_REFRESH));
     }
     if Instant::now() >= rt.expires_at {
@@ -360,6 +379,7 @@ fn refresh(
         return Err(VbmError::bad_request(TENANT_AUTH_DISABLED));
     }
     rt.status = RefreshStatus::Used;
+    rt.rotated = Some(delivered);
     let (tenant, user_name) = (rt.tenant.clone(), rt.user_name.clone());
     Ok(issue(&mut inner, &tenant, &user_name, bind))
 }

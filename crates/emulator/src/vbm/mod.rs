@@ -68,7 +68,11 @@ pub(crate) struct VbmError {
 }
 
 impl VbmError {
-    fn new(status: StatusCode, message: impl Into<String>, code: Option<&'static str>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        message: impl Into<String>,
+        code: Option<&'static str>,
+    ) -> Self {
         VbmError {
             status,
             message: message.into(),
@@ -133,7 +137,7 @@ impl VbmError {
 }
 
 /// Headers the server puts on its JSON answers.
-fn vbm_headers() -> Vec<(&'static str, String)> {
+pub(crate) fn vbm_headers() -> Vec<(&'static str, String)> {
     vec![
         ("cache-control", "no-cache".to_string()),
         ("pragma", "no-cache".to_string()),
