@@ -30,7 +30,7 @@ pub struct TrustInfo {
     /// This fingerprint is already pinned.
     pub pinned: bool,
     /// Other fingerprints are pinned for this server: the certificate changed. Not something to
-    /// trust from a dialog (SPEC §6: a hard error); the sign-in reports it.
+    /// trust from a dialog (docs/protocol.md §6: a hard error); the sign-in reports it.
     pub pin_mismatch: bool,
 }
 

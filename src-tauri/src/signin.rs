@@ -43,7 +43,7 @@ pub struct SignInInfo {
     pub expires_in: u64,
     pub interval: u64,
     pub message: Option<String>,
-    /// The URI passed the checks of SPEC §6 and "Open sign-in page" may open it.
+    /// The URI passed the checks of docs/protocol.md §1 and "Open sign-in page" may open it.
     pub can_open: bool,
     /// Why the URI is shown as text only.
     pub open_blocked_reason: Option<String>,

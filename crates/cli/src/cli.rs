@@ -1,4 +1,4 @@
-//! Command-line grammar (SPEC §4) and the commands, each a thin call into the core engine.
+//! Command-line grammar (README, "CLI reference") and the commands, each a thin call into the core engine.
 
 use crate::output::{self, print_json, relative, rfc3339, EXIT_FAILURE, EXIT_SIGN_IN_REQUIRED};
 use clap::{Args, Parser, Subcommand};

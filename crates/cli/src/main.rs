@@ -1,4 +1,4 @@
-//! `vbm365-auth`: the command-line face of VBM365 Auth (SPEC §4). Human output goes to stderr, data
+//! `vbm365-auth`: the command-line face of VBM365 Auth (README, "CLI reference"). Human output goes to stderr, data
 //! to stdout. Exit codes: 0 success, 1 failure, 2 usage error, 4 sign-in required.
 
 mod cli;

@@ -97,7 +97,7 @@ fn default_true() -> bool {
 }
 
 impl TenantProfile {
-    /// A profile with the defaults of SPEC §2, validated.
+    /// A profile with the defaults of docs/protocol.md §1, validated.
     pub fn new(name: &str, server: &str) -> Result<Self> {
         let p = TenantProfile {
             name: validate::tenant_name(name)?,

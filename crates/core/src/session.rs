@@ -146,7 +146,7 @@ pub struct TenantStatus {
 pub struct PendingSignIn {
     pub profile: TenantProfile,
     pub authorization: DeviceAuthorization,
-    /// The verification URI if it is safe to open (SPEC §6), else the reason it is not.
+    /// The verification URI if it is safe to open (docs/protocol.md §1), else the reason it is not.
     pub openable_uri: std::result::Result<Url, String>,
 }
 

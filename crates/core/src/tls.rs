@@ -1,4 +1,4 @@
-//! TLS trust (SPEC §6): the system roots, SHA-256 pins of self-signed VBM365 server certificates
+//! TLS trust (docs/protocol.md §6): the system roots, SHA-256 pins of self-signed VBM365 server certificates
 //! (trust on first use), and certificate authorities the user trusts for one server (a CA file).
 //! TLS verification is never switched off: a host with a pin accepts exactly the pinned certificate
 //! and nothing else; a host with trusted CAs goes through WebPKI validation against the system roots

@@ -1,4 +1,4 @@
-//! Validation of user input and of URLs that come from servers (SPEC §6).
+//! Validation of user input and of URLs that come from servers (docs/protocol.md §1 and §6).
 
 use crate::error::{Error, Result};
 use std::net::IpAddr;
