@@ -24,9 +24,13 @@ async fn server_faults_give_clear_errors_and_keep_the_stored_tokens() {
     let mut e = env;
     e.extra_env
         .push(("VBM365_AUTH_HTTP_TIMEOUT".into(), "1.5".into()));
+    // One injected fault per case: a retry inside the command would get a good answer and hide it.
+    e.extra_env
+        .push(("VBM365_AUTH_RETRY_BUDGET".into(), "0".into()));
     let env = e;
     for (fault, words) in cases {
         env.emu.inject_fault(fault, 1);
+        let sent = env.vbm_token_requests().len();
         let started = Instant::now();
         let r = env.run(&["refresh"]);
         assert_eq!(r.code, 1, "{fault:?}: {r:?}");
@@ -35,8 +39,19 @@ async fn server_faults_give_clear_errors_and_keep_the_stored_tokens() {
             "{fault:?}: expected '{words}' in: {}",
             r.stderr
         );
+        assert!(
+            r.stderr.contains("The stored tokens were kept"),
+            "{fault:?}: {}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-        assert!(started.elapsed() < Duration::from_secs(20));
+        assert_eq!(
+            env.vbm_token_requests().len(),
+            sent + 1,
+            "{fault:?}: one request, no retry with a budget of 0"
+        );
+        // A guard against a hang (the 1.5 s timeout not applied), far above any normal run.
+        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
         // The tokens are intact and still handed out.
         assert_eq!(
             env.run(&["token", "--min-valid", "0"]).ok().stdout,
@@ -92,13 +107,15 @@ async fn tenant_authentication_disabled_points_to_the_server_setting() {
     let r = env.login(TENANT).await;
     assert_eq!(r.code, 1);
     let ev = r.events().pop().unwrap();
-    assert_eq!(ev["code"], "tenant_auth_disabled");
-    assert!(
-        ev["message"]
-            .as_str()
-            .unwrap()
-            .contains("Enable tenant authentication"),
-        "{ev}"
+    assert_eq!(ev["code"], "exchange_refused", "{ev}");
+    let message = ev["message"].as_str().unwrap();
+    for part in ["Enable tenant authentication", TENANT] {
+        assert!(message.contains(part), "'{part}' missing from: {message}");
+    }
+    // Nothing was stored by the refused exchange.
+    assert_eq!(
+        env.run(&["status", "--json"]).ok().json()[0]["state"],
+        "signed_out"
     );
 }
 
@@ -144,11 +161,19 @@ async fn device_code_expiry_stops_polling() {
     })
     .await;
     env.add_tenant(TENANT, "v8");
-    let started = Instant::now();
-    let r = env.run(&["login", "--json", "--no-browser"]);
-    assert_eq!(r.code, 1);
+    let child = env.spawn(&["login", "--json", "--no-browser"]);
+    // Bounded only against a hang: a poller that never stops fails here.
+    let r = common::Run::from(common::wait_child(child, Duration::from_secs(60)).await);
+    assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.events().pop().unwrap()["code"], "device_code_expired");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // A 3 s code polled every second: at most 3 polls, then the client gives up by itself.
+    let polls = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| common::field(r, "device_code").is_some())
+        .count();
+    assert!((1..=3).contains(&polls), "{polls} polls of a 3 s code");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,11 +250,24 @@ async fn plaintext_storage_only_on_request_with_a_warning() {
     assert!(!env.config_dir().join("vault.bin").exists());
 }
 
+/// Temporary files that `write_atomic` left in `dir` (a writer killed before its rename).
+fn temp_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".tmp-"))
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_config_writes_never_leaves_a_torn_config() {
     let env = Env::new().await;
-    // A large config makes every write take a while, so kills land mid-write.
-    for i in 0..300 {
+    for i in 0..4 {
         env.run(&[
             "tenant",
             "add",
@@ -238,11 +276,9 @@ async fn kill_9_during_config_writes_never_leaves_a_torn_config() {
             "https://vbm.example:4443",
         ])
         .ok();
-        if i >= 3 {
-            break;
-        }
     }
-    let path = env.config_dir().join("config.json");
+    let dir = env.config_dir().to_path_buf();
+    let path = dir.join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let template = cfg["tenants"][0].clone();
@@ -252,89 +288,171 @@ async fn kill_9_during_config_writes_never_leaves_a_torn_config() {
         t["name"] = format!("t{i}.onmicrosoft.com").into();
         tenants.push(t);
     }
+    // A large config (about a megabyte) makes every write, and its fsync, take a while.
     std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    let mut kills = 0;
-    for i in 0..150u64 {
-        let target = format!("t{}.onmicrosoft.com", i % 4);
+    let active = |text: &str| -> String {
+        let parsed: serde_json::Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("torn config ({e}), {} bytes", text.len()));
+        assert_eq!(parsed["tenants"].as_array().unwrap().len(), 3000);
+        parsed["active_tenant"].as_str().unwrap().to_string()
+    };
+
+    // Every writer is SIGKILLed: half of them as soon as their temporary file appears, i.e. inside
+    // the write; the others after a varying delay of up to 250 ms (start-up, reading, the rename,
+    // or after the end of a whole run, about 100 ms here). A killed writer that leaves its
+    // temporary file behind was killed after creating it and before renaming it: that count
+    // proves the kills landed mid-write, where an in-place write would tear the file.
+    let mut mid_write = 0;
+    let mut switched = 0;
+    let started = Instant::now();
+    let mut i = 0u64;
+    while i < 200 && (mid_write < 10 || i < 40) && started.elapsed() < Duration::from_secs(90) {
+        let before_text = std::fs::read_to_string(&path).unwrap();
+        let before = active(&before_text);
+        let n: usize = before["t".len()..before.find('.').unwrap()]
+            .parse()
+            .unwrap();
+        let target = format!("t{}.onmicrosoft.com", (n + 1) % 4);
+        let leftovers = temp_files(&dir).len();
         let mut child = env
             .cmd(&["switch", &target])
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(1000 + (i * 7919) % 80000));
-        if child.try_wait().unwrap().is_none() {
-            kills += 1;
+        if i.is_multiple_of(2) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while temp_files(&dir).len() == leftovers
+                && child.try_wait().unwrap().is_none()
+                && Instant::now() < deadline
+            {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::sleep(Duration::from_micros(1000 + (i * 7919) % 250_000));
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let parsed: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("torn config after kill {i}: {e}"));
-        assert_eq!(parsed["tenants"].as_array().unwrap().len(), 3000);
+        let after = active(&std::fs::read_to_string(&path).unwrap());
+        if temp_files(&dir).len() > leftovers {
+            mid_write += 1;
+            assert_eq!(
+                after, before,
+                "kill {i}: a killed write must change nothing"
+            );
+        } else if after == target {
+            switched += 1;
+        } else {
+            assert_eq!(after, before, "kill {i}");
+        }
+        i += 1;
     }
     assert!(
-        kills > 10,
-        "only {kills} kills landed while the process ran"
+        mid_write >= 10,
+        "only {mid_write} of {i} kills landed inside a write ({switched} writes completed)"
     );
+    eprintln!("{i} kills: {mid_write} inside a write, {switched} after a completed write");
     // Leftover temporary files from killed writers never shadow the config.
-    env.run(&["status", "--json"]).ok();
+    let st = env.run(&["status", "--json"]).ok().json();
+    assert_eq!(st.as_array().unwrap().len(), 3000);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn locked_keyring_is_a_clear_error() {
     let env = Env::new().await;
     env.signed_in(TENANT, "v8").await;
-    // Another desktop session whose Secret Service has no unlocked collection.
-    let data_home = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new("dbus-run-session");
-    cmd.args([
-        "--",
-        "sh",
-        "-c",
-        "gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1; exec \"$0\" token",
-    ])
-    .arg(env!("CARGO_BIN_EXE_vbm365-auth"))
-    .env("XDG_DATA_HOME", data_home.path())
-    .env("VBM365_AUTH_CONFIG_DIR", env.config_dir())
-    .env("VBM365_AUTH_KEYRING_TIMEOUT_MS", "5000")
-    .env_remove("DBUS_SESSION_BUS_ADDRESS");
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("keyring is locked") || stderr.contains("keyring is not available"),
-        "{stderr}"
+    let token = env.run(&["token"]).ok().stdout;
+    // The vault key, as the unlocked session holds it.
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.config_dir().join("config.json")).unwrap())
+            .unwrap();
+    let account = format!("vault-key/{}", cfg["vault_id"].as_str().unwrap());
+    let lookup = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "vbm365-auth", "username", &account])
+        .output()
+        .expect("secret-tool (libsecret-tools)");
+    let key = String::from_utf8(lookup.stdout).unwrap();
+    assert_eq!(
+        key.trim().len(),
+        44,
+        "vault key in the keyring: {}",
+        String::from_utf8_lossy(&lookup.stderr)
     );
-    assert!(out.stdout.is_empty(), "no token printed");
+
+    // Another desktop session whose login keyring holds the same key but is locked: created with a
+    // password, the key stored in it, then locked over the Secret Service API. No display, so the
+    // unlock prompt cannot be shown. Each setup step that fails exits with its own code (9x).
+    let data_home = tempfile::tempdir().unwrap();
+    let script = r#"
+        printf %s "$KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 91
+        printf %s "$VAULT_KEY" | secret-tool store --label=vbm365-auth target default service vbm365-auth username "$ACCOUNT" || exit 92
+        dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+            org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null || exit 93
+        dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
+            org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked \
+            | grep -q 'boolean true' || exit 94
+        exec "$0" token --json"#;
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script])
+        .arg(env!("CARGO_BIN_EXE_vbm365-auth"))
+        .env("XDG_DATA_HOME", data_home.path())
+        .env("KEYRING_PASSWORD", "another session's password")
+        .env("VAULT_KEY", key.trim())
+        .env("ACCOUNT", &account)
+        .env("VBM365_AUTH_CONFIG_DIR", env.config_dir())
+        .env("VBM365_AUTH_KEYRING_TIMEOUT_MS", "10000")
+        .env_remove("VBM365_AUTH_STORAGE")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON error");
+    assert_eq!(v["error"]["code"], "keyring_locked", "{v}\n{stderr}");
+    assert!(stderr.contains("the OS keyring is locked"), "{stderr}");
+    // The Secret Service client's words for "the item is in a locked collection and unlocking it
+    // failed", not its "no result found" of a session without any collection.
+    assert!(stderr.contains("unlock prompt was dismissed"), "{stderr}");
+    assert!(!stdout.contains(token.trim()), "no token printed");
     // Back in the unlocked session, the tokens are all there.
-    env.run(&["token"]).ok();
+    assert_eq!(env.run(&["token"]).ok().stdout, token);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_cancels_a_sign_in_and_stops_polling() {
     let env = Env::new().await;
     env.add_tenant(TENANT, "v8");
-    let child = env
-        .cmd(&["login", "--json", "--no-browser"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !env
-        .emu
-        .requests()
-        .iter()
-        .any(|r| common::field(r, "device_code").is_some())
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let polls = || -> Vec<Instant> {
+        env.emu
+            .requests()
+            .iter()
+            .filter(|r| common::field(r, "device_code").is_some())
+            .map(|r| r.at)
+            .collect()
+    };
+    let mut child = env.spawn(&["login", "--json", "--no-browser"]);
+    // SIGINT in the steady state, between two polls (every second), within 600 ms after one: a
+    // poll seen after the signal can only come from a poller that kept running.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let sigint_at = loop {
+        assert!(Instant::now() < deadline, "no poll seen");
+        assert!(child.try_wait().unwrap().is_none(), "login ended early");
+        if let Some(last) = polls().last() {
+            if polls().len() >= 2 && last.elapsed() < Duration::from_millis(600) {
+                let st = std::process::Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+                break Instant::now(); // the signal was delivered by now
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let before = polls().len();
     let out = common::wait_child(child, Duration::from_secs(10)).await;
     assert_eq!(out.status.code(), Some(1));
     let last = String::from_utf8_lossy(&out.stdout)
@@ -345,7 +463,11 @@ async fn ctrl_c_cancels_a_sign_in_and_stops_polling() {
     let ev: serde_json::Value = serde_json::from_str(&last).unwrap();
     assert_eq!(ev["event"], "error");
     assert_eq!(ev["code"], "cancelled");
-    let polls = env.emu.requests().len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(env.emu.requests().len(), polls, "no request after cancel");
+    // From the signal until the process was gone (up to 10 s, ten poll intervals), no poll.
+    let after: Vec<_> = polls().into_iter().filter(|&t| t >= sigint_at).collect();
+    assert!(
+        after.is_empty(),
+        "{} poll(s) after SIGINT ({before} before)",
+        after.len()
+    );
 }

@@ -69,7 +69,17 @@ async fn sign_in_sends_the_microsoft_reply_byte_for_byte_as_the_assertion() {
             "polled faster than the interval"
         );
     }
-    assert!(!reqs.iter().any(|r| field(r, "error").is_some()));
+    // The server never had to say slow_down (each one adds 5 s to the code's interval); the one
+    // code issued was redeemed by the last poll: every earlier poll was answered with an error
+    // (authorization_pending), none came after the tokens.
+    let codes = env.emu.device_codes();
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].interval, 1, "the client was told to slow down");
+    assert_eq!(codes[0].state, vbm365_emulator::DeviceCodeState::Redeemed);
+    let stats = env.emu.stats();
+    let stat = |k: &str| stats.get(k).copied().unwrap_or(0);
+    assert_eq!(stat("ms_tokens_issued"), 1, "{stats:?}");
+    assert_eq!(stat("ms_errors"), polls.len() as u64 - 1, "{stats:?}");
 
     // Step 4: the assertion is the Microsoft token response, byte for byte.
     let ms_bodies = env.emu.ms_token_responses();

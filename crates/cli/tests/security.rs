@@ -71,63 +71,139 @@ async fn unpinned_self_signed_server_is_refused_and_tenant_trust_pins_it() {
     env.login(TENANT).await.ok();
 }
 
+/// What a leak check looks for in a secret: the whole value and slices from its middle and its
+/// end (JWTs share their first characters, so a prefix proves nothing).
+fn probes(secret: &str) -> Vec<&str> {
+    let n = secret.len();
+    assert!(n >= 16, "too short to be a secret: {secret:?}");
+    let w = (n / 3).min(32);
+    let mut out = vec![secret];
+    for at in [n / 2 - w / 2, n * 3 / 4 - w / 2, n - w] {
+        out.push(secret.get(at..at + w).expect("ASCII secret"));
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_reach_config_logs_stderr_or_plain_files() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
-    let mut outputs = Vec::new();
-    let mut e2 = Env {
-        extra_env: vec![("VBM365_AUTH_LOG".into(), "trace".into())],
-        ..env
+    let mut env = Env::new().await;
+    env.extra_env
+        .push(("VBM365_AUTH_LOG".into(), "trace".into()));
+    env.extra_env.push(("RUST_LOG".into(), "trace".into()));
+    // Everything a command printed that must hold no secret, by command.
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    // VBM365 access tokens, from `token`, whose stdout is the one place a token belongs.
+    let mut access_tokens = Vec::new();
+    let record = |what: &str, r: common::Run, outputs: &mut Vec<(String, String)>| {
+        outputs.push((format!("{what} stdout"), r.stdout));
+        outputs.push((format!("{what} stderr"), r.stderr));
     };
-    e2.extra_env.push(("RUST_LOG".into(), "trace".into()));
-    let env = e2;
+    env.add_tenant(TENANT, "v8");
+    let login = env.login(TENANT).await.ok();
+    record("login", login, &mut outputs);
+    let mut step = |args: &[&str], outputs: &mut Vec<(String, String)>| {
+        let r = env.run(args).ok();
+        if args[0] == "token" {
+            outputs.push((format!("{} stderr", args.join(" ")), r.stderr));
+            access_tokens.push(r.stdout.trim().to_string());
+        } else {
+            record(&args.join(" "), r, outputs);
+        }
+        let t = env.run(&["token", "--min-valid", "0"]).ok();
+        outputs.push(("token stderr".into(), t.stderr));
+        access_tokens.push(t.stdout.trim().to_string());
+    };
     for args in [
-        vec!["refresh"],
-        vec!["status"],
-        vec!["status", "--json"],
-        vec!["refresh", "--all"],
-        vec!["tenant", "list", "--json"],
+        &["refresh"][..],
+        &["status"],
+        &["status", "--json"],
+        &["refresh", "--all"],
+        &["tenant", "list", "--json"],
+        &["refresh", "--json"],
     ] {
-        let r = env.run(&args).ok();
-        outputs.push(r.stdout);
-        outputs.push(r.stderr);
+        step(args, &mut outputs);
     }
+    // A refused refresh: silent re-sign-in with the Microsoft refresh token, a new assertion.
     env.emu.revoke_vbm_refresh_tokens();
-    let r = env.run(&["refresh"]).ok();
-    outputs.push(r.stderr);
-    let token_out = env.run(&["token"]).ok();
-    outputs.push(token_out.stderr);
-    // Every secret the emulators ever issued or received.
-    let mut secrets = Vec::new();
-    for body in env.emu.ms_token_responses() {
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        secrets.push(v["access_token"].as_str().unwrap().to_string());
-        secrets.push(v["refresh_token"].as_str().unwrap().to_string());
-    }
-    for q in env.emu.requests() {
-        for f in ["device_code", "refresh_token"] {
-            if let Some(v) = common::field(&q, f) {
-                secrets.push(v);
+    step(&["refresh"], &mut outputs);
+    step(&["token", "--min-valid", "999999"], &mut outputs);
+    // A last refresh sends the refresh token stored by the steps before, so it is probed too.
+    step(&["refresh"], &mut outputs);
+
+    // Every secret the emulators issued or received.
+    let mut secrets: Vec<(String, String)> = Vec::new();
+    let bodies = env.emu.ms_token_responses();
+    assert_eq!(bodies.len(), 2, "sign-in and silent re-sign-in");
+    for body in &bodies {
+        // The whole Microsoft reply is the assertion sent to VBM365.
+        secrets.push(("assertion (Microsoft token reply)".into(), body.clone()));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        for f in ["access_token", "refresh_token", "id_token"] {
+            if let Some(t) = v[f].as_str() {
+                secrets.push((format!("Microsoft {f}"), t.to_string()));
             }
         }
     }
-    secrets.push(token_out.stdout.trim().to_string());
-    assert!(secrets.len() >= 6);
-    let files = env.all_files_text();
-    let config = std::fs::read_to_string(env.config_dir().join("config.json")).unwrap();
+    for q in env.emu.requests() {
+        for f in ["device_code", "refresh_token", "assertion"] {
+            if let Some(v) = common::field(&q, f) {
+                secrets.push((format!("{f} sent to {:?}", q.server), v));
+            }
+        }
+    }
+    for c in env.emu.device_codes() {
+        secrets.push(("device code".into(), c.device_code));
+    }
+    let vbm_refresh_tokens = secrets
+        .iter()
+        .filter(|(k, _)| k == "refresh_token sent to Vbm")
+        .count();
+    assert!(
+        vbm_refresh_tokens >= 5,
+        "{vbm_refresh_tokens} VBM365 refresh tokens"
+    );
+    access_tokens.dedup();
+    assert!(access_tokens.len() >= 6, "{access_tokens:?}");
+    for t in access_tokens {
+        secrets.push(("VBM365 access token".into(), t));
+    }
+
     assert!(
         !env.config_dir().join("secrets.json").exists(),
         "no plaintext store unless asked"
     );
-    for s in &secrets {
-        let probe = &s[..s.len().min(40)];
-        assert!(!config.contains(probe), "secret in config.json");
-        assert!(!files.contains(probe), "secret in a file of the config dir");
-        for o in &outputs {
-            assert!(!o.contains(probe), "secret in output: {o}");
+    let mut places = outputs;
+    for f in walk(env.config_dir()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        places.push((f.display().to_string(), text));
+    }
+    assert!(places.iter().any(|(p, _)| p.ends_with("config.json")));
+    assert!(places.iter().any(|(p, _)| p.ends_with("vault.bin")));
+    for (what, secret) in &secrets {
+        for probe in probes(secret) {
+            for (place, text) in &places {
+                assert!(
+                    !text.contains(probe),
+                    "{what} (or {} of its characters) found in {place}",
+                    probe.len()
+                );
+            }
         }
     }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
 }
 
 #[tokio::test(flavor = "multi_thread")]
