@@ -288,15 +288,30 @@ $("#tenant-form").addEventListener("submit", async (ev) => {
     remember_ms_sign_in: $("#f-remember").checked,
     activate: $("#f-activate").checked,
   };
+  // Tokens belong to the endpoints that issued them: a new server, API version, authority or
+  // client id signs the tenant out (the engine deletes its tokens). Say so before saving.
+  if (editing && (editing.state === "signed_in" || editing.state === "expired")) {
+    const norm = (u) => (u || "").trim().replace(/\/+$/, "").toLowerCase();
+    const moved = norm(form.server) !== norm(editing.server)
+      || form.api_version !== editing.api_version
+      || norm(form.authority) !== norm(editing.authority)
+      || form.client_id.trim() !== editing.client_id;
+    if (moved && !(await confirmDialog("Sign out and save?",
+      `${editing.name}'s tokens were issued for the current server and sign-in settings. Saving these changes signs it out; sign in again afterwards.`,
+      "Sign out and save"))) {
+      return;
+    }
+  }
   const save = $("#tenant-save");
   save.disabled = true;
   try {
     const snap = await invoke(editing ? "update_tenant" : "add_tenant", { form });
     $("#tenant-dialog").close();
     render(snap);
-    const name = form.name.trim().toLowerCase();
+    const typed = form.name.trim().toLowerCase();
+    const t = snap.tenants.find((x) => x.name.toLowerCase() === typed);
+    const name = t ? t.name : form.name.trim();
     notice(editing ? `${name} saved.` : `${name} added.`);
-    const t = snap.tenants.find((x) => x.name === name);
     if (t && !editing) await ensureTrusted(t);
   } catch (e) {
     const slot = e.field && f.querySelector(`.field-error[data-for="${e.field}"]`);

@@ -51,10 +51,12 @@ pub fn add_tenant(state: State<'_, AppState>, form: TenantForm) -> UiResult<Snap
     state.snapshot()
 }
 
-/// Replaces a saved tenant's settings (the name identifies it).
-#[tauri::command(async)]
-pub fn update_tenant(state: State<'_, AppState>, form: TenantForm) -> UiResult<Snapshot> {
-    state.engine.update_tenant(form.into_profile()?)?;
+/// Replaces a saved tenant's settings (the name identifies it). A new server, API version,
+/// authority or client id signs the tenant out (its tokens belong to the old endpoints); the
+/// snapshot then shows it signed out.
+#[tauri::command]
+pub async fn update_tenant(state: State<'_, AppState>, form: TenantForm) -> UiResult<Snapshot> {
+    state.engine.update_tenant(form.into_profile()?).await?;
     state.poke();
     state.snapshot()
 }

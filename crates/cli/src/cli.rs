@@ -54,8 +54,9 @@ pub enum Command {
     /// Print a valid access token (refreshing it first when needed).
     Token {
         tenant: Option<String>,
-        /// Refresh first when the token expires within this many seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        /// Refresh first when the token expires within this many seconds (at most 10 years).
+        #[arg(long, value_name = "SECONDS", default_value_t = 300,
+              value_parser = clap::value_parser!(u64).range(0..=315_360_000))]
         min_valid: u64,
         #[arg(long)]
         json: bool,

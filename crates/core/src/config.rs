@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+/// How long a config edit waits for another process's edit.
+const CONFIG_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The config format this build writes.
 pub const CONFIG_VERSION: u32 = 1;
 /// Azure CLI's public client id, used by the seed document.
@@ -272,24 +275,57 @@ impl ConfigStore {
     }
 
     /// The current config, or the default one when no file exists yet (nothing is written).
+    /// Refused when the directory or the file could be written by other users; every tenant is
+    /// checked with the rules of `tenant add` (a hand-edited file gets no less scrutiny).
     pub fn load(&self) -> Result<Config> {
+        if let Some(dir) = self.path.parent() {
+            fsutil::check_private(dir)?;
+        }
+        fsutil::check_private(&self.path)?;
         match fsutil::read_optional(&self.path)? {
             None => Ok(Config::default()),
-            Some(bytes) => {
-                let cfg: Config =
-                    serde_json::from_slice(&bytes).map_err(|e| Error::ConfigCorrupt {
-                        path: self.path.display().to_string(),
-                        detail: e.to_string(),
-                    })?;
-                cfg.migrate(&self.path)
+            Some(bytes) => self.parse(&bytes),
+        }
+    }
+
+    /// Parses and checks the bytes of a `config.json`.
+    pub fn parse(&self, bytes: &[u8]) -> Result<Config> {
+        let corrupt = |detail: String| Error::ConfigCorrupt {
+            path: self.path.display().to_string(),
+            detail,
+        };
+        let cfg: Config = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let cfg = cfg.migrate(&self.path)?;
+        for (i, t) in cfg.tenants.iter().enumerate() {
+            t.validate().map_err(|e| {
+                corrupt(format!(
+                    "tenant {} ('{}'): {e}; fix or remove it",
+                    i + 1,
+                    t.name
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(80)
+                        .collect::<String>()
+                ))
+            })?;
+            if cfg.tenants[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&t.name))
+            {
+                return Err(corrupt(format!("tenant '{}' is listed twice", t.name)));
             }
         }
+        Ok(cfg)
     }
 
     /// Read-modify-write under the cross-process config lock. The closure's error aborts the edit
     /// and leaves the file untouched.
     pub fn update<T>(&self, edit: impl FnOnce(&mut Config) -> Result<T>) -> Result<(Config, T)> {
-        let _lock = FileLock::acquire_blocking(&self.lock_path)?;
+        let _lock = FileLock::acquire_blocking(
+            &self.lock_path,
+            "the configuration file",
+            CONFIG_LOCK_WAIT,
+        )?;
         let mut cfg = self.load()?;
         let out = edit(&mut cfg)?;
         self.write(&cfg)?;
@@ -302,7 +338,7 @@ impl ConfigStore {
             detail: e.to_string(),
         })?;
         bytes.push(b'\n');
-        fsutil::write_atomic(&self.path, &bytes, false)
+        fsutil::write_atomic(&self.path, &bytes)
     }
 }
 
@@ -362,6 +398,40 @@ mod tests {
         assert!(e.to_string().contains("newer"), "{e}");
         std::fs::write(store.path(), b"{\"version\": 1, \"vau").unwrap();
         assert_eq!(store.load().unwrap_err().code(), "config_corrupt");
+    }
+
+    #[test]
+    fn hand_edited_tenants_are_checked_like_tenant_add() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        let good = serde_json::to_value(
+            TenantProfile::new("contoso.onmicrosoft.com", "https://vbm.example:4443").unwrap(),
+        )
+        .unwrap();
+        for (field, value, words) in [
+            ("name", "../../x", "invalid tenant name"),
+            ("server", "http://0.0.0.0/", "use https"),
+            ("authority", "ftp://login.example/", "https"),
+        ] {
+            let mut t = good.clone();
+            t[field] = value.into();
+            let cfg = serde_json::json!({"version": 1, "vault_id": "ab", "tenants": [t]});
+            let bytes = serde_json::to_vec(&cfg).unwrap();
+            std::fs::write(store.path(), &bytes).unwrap();
+            let e = store.load().unwrap_err();
+            assert_eq!(e.code(), "config_corrupt", "{field}");
+            assert!(e.to_string().contains(words), "{field}: {e}");
+            // Nothing was rewritten.
+            assert_eq!(std::fs::read(store.path()).unwrap(), bytes);
+        }
+        let twice =
+            serde_json::json!({"version": 1, "vault_id": "ab", "tenants": [good.clone(), good]});
+        std::fs::write(store.path(), serde_json::to_vec(&twice).unwrap()).unwrap();
+        assert!(store
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("listed twice"));
     }
 
     #[test]

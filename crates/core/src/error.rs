@@ -132,8 +132,24 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("another vbm365-auth process holds {what} for more than {} s", .after.as_secs())]
-    LockTimeout { what: String, after: Duration },
+    #[error("another process holds {what} for more than {} s{}", .after.as_secs(), holder_hint(.holder))]
+    LockTimeout {
+        what: String,
+        after: Duration,
+        /// Who holds it, as the holder wrote it into the lock file ("pid 1234 (vbm365-auth …)").
+        holder: Option<String>,
+    },
+
+    /// A file or directory this product keeps its data in is not safe to use.
+    #[error("{path} is not safe to use: {detail}")]
+    UnsafeFile { path: String, detail: String },
+}
+
+fn holder_hint(holder: &Option<String>) -> String {
+    match holder {
+        Some(h) => format!(" (held by {h})"),
+        None => String::new(),
+    }
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {
@@ -219,6 +235,7 @@ impl Error {
             Error::ConfigCorrupt { .. } => "config_corrupt",
             Error::Io { .. } => "io",
             Error::LockTimeout { .. } => "lock_timeout",
+            Error::UnsafeFile { .. } => "unsafe_file",
         }
     }
 

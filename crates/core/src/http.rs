@@ -291,11 +291,7 @@ pub fn describe_non_json(reply: &Reply) -> String {
     let lower = text.to_ascii_lowercase();
     if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
         if b > a + 7 {
-            let title: String = text[a + 7..b]
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let title: String = title.chars().take(120).collect();
+            let title = crate::text::shown(&text[a + 7..b], 120);
             return format!("an HTML page titled \"{title}\"");
         }
     }

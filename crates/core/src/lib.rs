@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod msid;
 pub mod secret;
 pub mod session;
+pub mod text;
 pub mod tls;
 pub mod trust;
 pub mod validate;
@@ -25,5 +26,5 @@ pub use error::{Error, Result};
 pub use secret::Secret;
 pub use session::{
     AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice,
-    TenantState, TenantStatus,
+    TenantState, TenantStatus, TenantUpdate,
 };

@@ -7,6 +7,7 @@ use crate::failure::{self, Verdict};
 use crate::http::{describe_non_json, Http, Reply};
 use crate::json;
 use crate::secret::Secret;
+use crate::text;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -183,13 +184,13 @@ impl IdentityClient {
         }
         Ok(DeviceAuthorization {
             device_code: Secret::new(field("device_code")?),
-            user_code: field("user_code")?,
+            user_code: text::shown(&field("user_code")?, 64),
             verification_uri: json::string(&o, "verification_uri")
                 .or_else(|| json::string(&o, "verification_url"))
                 .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
             expires_in: expires_in.min(MAX_DEVICE_CODE_LIFETIME),
             interval: interval.min(MAX_INTERVAL),
-            message: json::string(&o, "message"),
+            message: json::string(&o, "message").map(|m| text::shown(&m, text::MAX_SHOWN)),
         })
     }
 
@@ -296,7 +297,11 @@ fn identity_error(reply: &Reply) -> Error {
             transient: true,
         };
     };
-    let description = json::string(&o, "error_description");
+    // Only the first line: Microsoft appends trace and correlation ids on the next ones.
+    let description = json::string(&o, "error_description")
+        .and_then(|d| d.lines().next().map(|l| text::shown(l, text::MAX_SHOWN)))
+        .filter(|d| !d.is_empty());
+    let error = text::shown(&error, 80);
     if failure::is_transient_reply(reply.status, true, Some(&error)) {
         let first = description
             .as_deref()

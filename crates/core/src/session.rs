@@ -307,26 +307,55 @@ impl Engine {
         Ok(cfg)
     }
 
-    /// Replaces a saved tenant's settings (the name identifies it and cannot change).
-    pub fn update_tenant(&self, profile: TenantProfile) -> Result<Config> {
+    /// Replaces a saved tenant's settings (the name identifies it and cannot change). Tokens
+    /// belong to the endpoints that issued them: when the server, API version, authority or
+    /// client id changes, the tenant's tokens are deleted (it is signed out; nothing is sent to
+    /// the new endpoints). Returns whether that happened, for the faces to say so.
+    pub async fn update_tenant(&self, profile: TenantProfile) -> Result<TenantUpdate> {
         profile.validate()?;
-        let (cfg, ()) = self.store.update(|cfg| {
+        let stored = self.config()?.resolve(Some(&profile.name))?.clone();
+        let flight = self.flight(&stored.name);
+        let _in_process = flight.lock().await;
+        let _cross_process = self.refresh_lock(&[stored.name.as_str()]).await?;
+        let (cfg, before) = self.store.update(|cfg| {
             let slot = cfg
                 .tenants
                 .iter_mut()
-                .find(|t| t.name == profile.name)
+                .find(|t| t.name.eq_ignore_ascii_case(&profile.name))
                 .ok_or_else(|| Error::TenantNotFound(profile.name.clone()))?;
-            *slot = profile;
-            Ok(())
+            let before = slot.clone();
+            *slot = TenantProfile {
+                name: before.name.clone(),
+                ..profile
+            };
+            Ok(before)
         })?;
-        Ok(cfg)
+        let after = cfg.resolve(Some(&before.name))?;
+        let mut signed_out = false;
+        if !same_endpoints(&before, after) {
+            let vault = self.vault(&cfg);
+            let name = before.name.clone();
+            let has = vault.load()?.tenants.contains_key(&name);
+            if has {
+                vault.update(move |d| d.tenants.remove(&name)).await?;
+                signed_out = true;
+            }
+        }
+        Ok(TenantUpdate {
+            config: cfg,
+            signed_out,
+        })
     }
 
     /// Signs the tenant out (best effort) and forgets it.
     pub async fn remove_tenant(&self, name: &str) -> Result<()> {
         let cfg = self.config()?;
         let profile = cfg.resolve(Some(name))?.clone();
-        self.logout(Some(&profile.name)).await?;
+        match self.logout(Some(&profile.name)).await {
+            // A vault nobody can read any more holds nothing that could come back.
+            Ok(_) | Err(Error::VaultKeyMissing | Error::VaultCorrupt { .. }) => {}
+            Err(e) => return Err(e),
+        }
         self.store.update(|cfg| {
             cfg.tenants.retain(|t| t.name != profile.name);
             if cfg.active_tenant.as_deref() == Some(profile.name.as_str()) {
@@ -449,6 +478,8 @@ impl Engine {
     pub async fn begin_sign_in(&self, name: Option<&str>) -> Result<PendingSignIn> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
+        // Find out now, not after the user approved, that the tokens could not be stored.
+        self.vault(&cfg).check_writable()?;
         let ms = &self.clients()?.ms;
         let authorization = failure::retry(&self.retry, || ms.device_code(&profile))
             .await
@@ -485,10 +516,21 @@ impl Engine {
         })
         .await
         .result;
-        let cfg = self.config()?;
         let flight = self.flight(&profile.name);
         let _in_process = flight.lock().await;
         let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
+        // Removed or pointed elsewhere while the user was signing in: store nothing.
+        let cfg = self.config()?;
+        match cfg.tenant(&profile.name) {
+            None => return Err(Error::TenantNotFound(profile.name.clone())),
+            Some(now) if !same_endpoints(now, profile) => {
+                return Err(Error::InvalidInput(format!(
+                    "the settings of {} changed during the sign-in; nothing was stored, sign in again",
+                    profile.name
+                )))
+            }
+            Some(_) => {}
+        }
         let ms_refresh = remembered(profile, &ms_token);
         let name = profile.name.clone();
         let tokens = match exchanged {
@@ -557,7 +599,7 @@ impl Engine {
             (None, None) => return Err(sign_in_required(&profile, "not signed in")),
         }
         let tokens = self
-            .refresh_one(&cfg, &profile, entry.generation, min_valid)
+            .refresh_one(&profile, entry.generation, min_valid)
             .await?;
         Ok(access(&profile, &tokens))
     }
@@ -567,7 +609,6 @@ impl Engine {
     /// those are used (when still valid for `want`).
     async fn refresh_one(
         &self,
-        cfg: &Config,
         profile: &TenantProfile,
         seen: u64,
         want: Option<Duration>,
@@ -575,6 +616,10 @@ impl Engine {
         let flight = self.flight(&profile.name);
         let _in_process = flight.lock().await;
         let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
+        // While this waited, the tenant may have been signed out, removed or edited: read both
+        // again and go on only with what is there now.
+        let cfg = &self.config()?;
+        let profile = &cfg.resolve(Some(&profile.name))?.clone();
         let vault = self.vault(cfg);
         let entry = vault
             .load()?
@@ -582,6 +627,10 @@ impl Engine {
             .get(&profile.name)
             .cloned()
             .unwrap_or_default();
+        if entry.vbm.is_none() && !can_sign_in_silently(profile, &entry) {
+            let reason = entry.sign_in_required.as_deref().unwrap_or("not signed in");
+            return Err(sign_in_required(profile, reason));
+        }
         if entry.generation != seen {
             if let Some(reason) = &entry.sign_in_required {
                 return Err(sign_in_required(profile, reason));
@@ -614,11 +663,15 @@ impl Engine {
             return Ok(Vec::new());
         }
         let _locks = self.refresh_lock(&names).await?;
+        // Tenants removed or edited while this waited for the locks: use the config as it is now
+        // (a tenant added meanwhile is not locked and is left to a later run).
+        let locked: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cfg = self.config()?;
         let vault = self.vault(&cfg);
         let data = vault.load()?;
         let mut out = Vec::new();
         let mut jobs = Vec::new();
-        for profile in &cfg.tenants {
+        for profile in cfg.tenants.iter().filter(|t| locked.contains(&t.name)) {
             let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
             let unusable = entry.sign_in_required.is_some() || entry.vbm.is_none();
             if unusable && can_sign_in_silently(profile, &entry) {
@@ -792,36 +845,41 @@ impl Engine {
 
     /// Signs out: `POST /token/logout` (v7+, best effort), then forgets the tenant's secrets.
     /// Returns the logout call's error, if any, for display; the secrets are deleted regardless.
+    /// Takes the tenant's refresh locks first, so sign-out wins over a refresh in flight: that
+    /// refresh finishes and its tokens are then deleted, and one still waiting finds the tenant
+    /// signed out and stores nothing. A vault that cannot be read is an error: nothing could be
+    /// deleted.
     pub async fn logout(&self, name: Option<&str>) -> Result<Option<Error>> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
+        let flight = self.flight(&profile.name);
+        let _in_process = flight.lock().await;
+        let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
         let vault = self.vault(&cfg);
-        let data = match vault.load() {
-            Ok(d) => d,
-            Err(Error::VaultKeyMissing | Error::VaultCorrupt { .. }) => VaultData::default(),
-            Err(e) => return Err(e),
+        let data = vault.load()?;
+        let Some(entry) = data.tenants.get(&profile.name) else {
+            return Ok(None);
         };
         let mut warning = None;
-        if let Some(t) = data.tenants.get(&profile.name).and_then(|s| s.vbm.as_ref()) {
-            if t.expires_at > Utc::now() {
-                warning = self
-                    .clients()?
-                    .vbm
-                    .logout(&profile, &t.access_token)
-                    .await
-                    .err();
-            }
+        if let Some(t) = entry.vbm.as_ref().filter(|t| t.expires_at > Utc::now()) {
+            warning = self
+                .clients()?
+                .vbm
+                .logout(&profile, &t.access_token)
+                .await
+                .err();
         }
-        if data.tenants.contains_key(&profile.name) {
-            let n = profile.name.clone();
-            vault.update(move |d| d.tenants.remove(&n)).await?;
-        }
+        let n = profile.name.clone();
+        vault.update(move |d| d.tenants.remove(&n)).await?;
         Ok(warning)
     }
 
-    /// Signs every tenant out and deletes the vault and its keyring key.
+    /// Signs every tenant out and deletes the vault and its keyring key, holding every refresh
+    /// lock (no refresh can seal the vault again under the deleted key).
     pub async fn logout_all(&self) -> Result<()> {
         let cfg = self.config()?;
+        let names: Vec<&str> = cfg.tenants.iter().map(|t| t.name.as_str()).collect();
+        let _locks = self.refresh_lock(&names).await?;
         if let Ok(data) = self.vault(&cfg).load() {
             for p in &cfg.tenants {
                 if let Some(t) = data.tenants.get(&p.name).and_then(|s| s.vbm.as_ref()) {
@@ -870,6 +928,23 @@ impl Engine {
         }
         Ok(held)
     }
+}
+
+/// What [`Engine::update_tenant`] did.
+#[derive(Debug, Clone)]
+pub struct TenantUpdate {
+    pub config: Config,
+    /// The endpoints changed and the tenant's tokens were deleted.
+    pub signed_out: bool,
+}
+
+/// Whether two profiles send tokens to the same places (tokens are bound to their issuers).
+fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
+    a.name == b.name
+        && a.server == b.server
+        && a.api_version == b.api_version
+        && a.authority == b.authority
+        && a.client_id == b.client_id
 }
 
 /// What [`Engine::trust_ca`] saved.
@@ -928,8 +1003,10 @@ fn remembered(profile: &TenantProfile, t: &MsTokenResponse) -> Option<Secret> {
 }
 
 fn valid_for(t: &VbmTokens, d: Duration) -> bool {
-    let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-    t.expires_at > Utc::now() + d
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| Utc::now().checked_add_signed(d))
+        .is_some_and(|until| t.expires_at > until)
 }
 
 fn state_of(s: &TenantSecrets, now: DateTime<Utc>) -> TenantState {
@@ -993,6 +1070,15 @@ fn apply(data: &mut VaultData, name: &str, generation: u64, renewal: Renewal) ->
             }
             entry.sign_in_required = None;
             entry.generation += 1;
+            if tokens.expires_at <= Utc::now() {
+                // Stored all the same: the server rotated the pair and the new refresh token is
+                // the only one that works now. But handing out (or refreshing again at once
+                // because of) a token born expired would be a loop.
+                return Err(Error::BadResponse {
+                    service: "the VBM365 server",
+                    detail: "it issued an access token that is already expired (check the server's clock and token lifetime)".into(),
+                });
+            }
             Ok(tokens)
         }
         Renewal::SignInRequired { reason, ms_refresh } => {

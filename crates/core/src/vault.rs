@@ -118,6 +118,11 @@ impl Vault {
     /// Read-modify-write under the cross-process vault lock. The closure sees the newest contents.
     pub async fn update<T>(&self, edit: impl FnOnce(&mut VaultData) -> T) -> Result<T> {
         let _lock = FileLock::acquire(&self.lock_path, "the token vault", LOCK_WAIT).await?;
+        if !self.path.exists() {
+            // Another process may have destroyed the vault and its key (`logout --all`): never
+            // seal a new file with a key that is no longer in the keyring.
+            self.forget_key();
+        }
         let mut data = self.load()?;
         let out = edit(&mut data);
         self.store(&data)?;
@@ -135,8 +140,24 @@ impl Vault {
         if let Protection::Keyring(ks) = &self.protection {
             ks.delete(&self.account)?;
         }
-        *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.forget_key();
         Ok(())
+    }
+
+    /// Checks at once that the vault can be read and written (the keyring answers, the key
+    /// matches the file), before a sign-in asks the user for anything.
+    pub fn check_writable(&self) -> Result<()> {
+        if self.path.exists() {
+            return self.load().map(|_| ());
+        }
+        if let Protection::Keyring(ks) = &self.protection {
+            ks.get(&self.account)?;
+        }
+        Ok(())
+    }
+
+    fn forget_key(&self) {
+        *self.key.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     fn store(&self, data: &VaultData) -> Result<()> {
@@ -149,7 +170,7 @@ impl Vault {
                 seal(&key, &self.vault_id, &json)?
             }
         };
-        fsutil::write_atomic(&self.path, &bytes, true)
+        fsutil::write_atomic(&self.path, &bytes)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<VaultData> {
@@ -157,7 +178,16 @@ impl Vault {
             Protection::PlainFile => Zeroizing::new(bytes.to_vec()),
             Protection::Keyring(_) => {
                 let key = self.key(false)?;
-                open(&key, &self.vault_id, bytes).map_err(|d| self.corrupt(d))?
+                match open(&key, &self.vault_id, bytes) {
+                    Ok(json) => json,
+                    Err(_) => {
+                        // The key may have changed under this process (another one signed out of
+                        // everything and in again): read it from the keyring once more.
+                        self.forget_key();
+                        let key = self.key(false)?;
+                        open(&key, &self.vault_id, bytes).map_err(|d| self.corrupt(d))?
+                    }
+                }
             }
         };
         serde_json::from_slice(&json).map_err(|e| self.corrupt(e.to_string()))

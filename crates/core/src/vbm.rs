@@ -7,6 +7,7 @@ use crate::failure;
 use crate::http::{describe_non_json, Http, Reply};
 use crate::json;
 use crate::secret::Secret;
+use crate::text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -73,7 +74,7 @@ impl VbmClient {
             .http
             .post_form(&url(profile, "token")?, &fields, None)
             .await?;
-        token_reply(reply).map_err(|e| match e {
+        token_reply(reply, &[assertion.expose()]).map_err(|e| match e {
             Error::ServerRejected { status, message } => Error::ExchangeRefused {
                 organization: profile.name.clone(),
                 status,
@@ -98,7 +99,7 @@ impl VbmClient {
             .http
             .post_form(&url(profile, "token")?, &fields, None)
             .await?;
-        token_reply(reply)
+        token_reply(reply, &[refresh_token.expose()])
     }
 
     /// `POST /vN/token/logout` (v7+). v6 has no logout: nothing is sent.
@@ -113,7 +114,7 @@ impl VbmClient {
         if (200..300).contains(&reply.status) {
             Ok(())
         } else {
-            Err(server_error(&reply))
+            Err(server_error(&reply, &[access.expose()]))
         }
     }
 
@@ -128,7 +129,7 @@ impl VbmClient {
             .get(&url(profile, "ServiceInstance")?, Some(access))
             .await?;
         if reply.status != 200 {
-            return Err(server_error(&reply));
+            return Err(server_error(&reply, &[access.expose()]));
         }
         let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
         Ok(ServiceInstance {
@@ -145,9 +146,11 @@ fn bad(detail: String) -> Error {
     }
 }
 
-fn token_reply(reply: Reply) -> Result<VbmTokens> {
+/// A token reply; `sent` are the secrets the request carried, redacted from an error message
+/// should the server echo them.
+fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
     if reply.status != 200 {
-        return Err(server_error(&reply));
+        return Err(server_error(&reply, sent));
     }
     let received = Utc::now();
     let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
@@ -175,7 +178,7 @@ fn token_reply(reply: Reply) -> Result<VbmTokens> {
         token_type: json::string(&o, "token_type").unwrap_or_else(|| "bearer".into()),
         issued_at,
         expires_at,
-        user_name: json::string(&o, "userName"),
+        user_name: json::string(&o, "userName").map(|u| text::shown(&u, 200)),
     })
 }
 
@@ -197,12 +200,13 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 /// with the server's own JSON error (`RESTExceptionInfo` `{"message", "errorCode"?}`, or
 /// OAuth-style `{"error", "error_description"}`) is a refusal; anything else (5xx, 429, a proxy's
 /// HTML page, an empty body) is a [`Error::ServerFailure`] that says nothing about the tokens.
-fn server_error(reply: &Reply) -> Error {
+fn server_error(reply: &Reply, sent: &[&str]) -> Error {
     let own_message = json::object(&reply.body).and_then(|o| {
         json::string(&o, "message")
             .or_else(|| json::string(&o, "error_description"))
             .or_else(|| json::string(&o, "error"))
             .or_else(|| json::string(&o, "errorCode"))
+            .map(|m| text::shown(&text::redact(&m, sent), text::MAX_SHOWN))
     });
     match own_message {
         Some(message) if matches!(reply.status, 400 | 401 | 403) => Error::ServerRejected {
@@ -255,23 +259,42 @@ mod tests {
         }
     }
 
+    fn server_error_of(r: &Reply) -> Error {
+        server_error(r, &[])
+    }
+
+    #[test]
+    fn server_text_is_made_safe_and_secrets_it_echoes_are_redacted() {
+        let rt = "AQAAANCMnd8BFdERjHoAwE_Cl-sBAAAAsecretsecret";
+        let body = format!(
+            r#"{{"message":"Invalid refresh token {rt}\u001b[2J{}"}}"#,
+            "x".repeat(900_000)
+        );
+        let e = token_reply(reply(400, &body), &[rt]).unwrap_err();
+        let m = e.to_string();
+        assert!(!m.contains(rt), "secret echoed");
+        assert!(m.contains("[redacted]"));
+        assert!(!m.chars().any(|c| c.is_control()), "control characters");
+        assert!(m.len() < 2000, "{} bytes", m.len());
+    }
+
     #[test]
     fn error_shapes_and_their_classification() {
         use crate::failure::Verdict;
-        let e = server_error(&reply(
+        let e = server_error_of(&reply(
             400,
             r#"{"message":"Invalid refresh token.","errorCode":"ParameterValidationFailure"}"#,
         ));
         assert_eq!(e.code(), "server_rejected");
         assert_eq!(e.verdict(), Verdict::Refused);
         assert!(e.to_string().contains("Invalid refresh token."));
-        let e = server_error(&reply(
+        let e = server_error_of(&reply(
             401,
             r#"{"error":"invalid_grant","error_description":"Token expired"}"#,
         ));
         assert!(e.to_string().contains("Token expired"), "{e}");
         assert_eq!(e.verdict(), Verdict::Refused);
-        let e = server_error(&reply(502, "<html><title>Bad Gateway</title></html>"));
+        let e = server_error_of(&reply(502, "<html><title>Bad Gateway</title></html>"));
         assert_eq!(e.code(), "server_error");
         assert!(e.to_string().contains("Bad Gateway"));
         assert!(e.is_transient());
@@ -285,13 +308,13 @@ mod tests {
             (401, "{}"),
             (400, "[1,2]"),
         ] {
-            let e = server_error(&reply(status, body));
+            let e = server_error_of(&reply(status, body));
             assert!(e.is_transient(), "{status} {body}: {e:?}");
         }
-        let e = server_error(&reply(400, ""));
+        let e = server_error_of(&reply(400, ""));
         assert!(e.to_string().contains("empty reply"), "{e}");
         // 429 from a WAF with Retry-After; 503 from HTTP.sys; 407 from a forward proxy.
-        let e = server_error(&reply_with(
+        let e = server_error_of(&reply_with(
             429,
             "text/html",
             "<title>429 Too Many Requests</title>",
@@ -304,17 +327,17 @@ mod tests {
                 retry_after: Some(std::time::Duration::from_secs(7))
             }
         );
-        let e = server_error(&reply_with(407, "text/html", "<title>Proxy</title>", None));
+        let e = server_error_of(&reply_with(407, "text/html", "<title>Proxy</title>", None));
         assert_eq!(e.code(), "proxy_auth_required");
         assert!(e.is_transient());
         // The server's own JSON 404 keeps the tokens but is not worth retrying.
-        let e = server_error(&reply(404, r#"{"message":"No HTTP resource was found."}"#));
+        let e = server_error_of(&reply(404, r#"{"message":"No HTTP resource was found."}"#));
         assert_eq!(e.verdict(), Verdict::Persistent);
     }
 
     #[test]
     fn token_reply_needs_tokens_and_lifetime() {
-        let ok = token_reply(reply(200, r#"{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600,".issued":"Mon, 13 Dec 2021 13:18:43 GMT"}"#)).unwrap();
+        let ok = token_reply(reply(200, r#"{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600,".issued":"Mon, 13 Dec 2021 13:18:43 GMT"}"#), &[]).unwrap();
         let left = (ok.expires_at - Utc::now()).num_seconds();
         assert!((3590..=3600).contains(&left), "{left}");
         for body in [
@@ -324,13 +347,16 @@ mod tests {
             r#"{"access_token": 42"#,
             "[]",
         ] {
-            let e = token_reply(reply(200, body)).unwrap_err();
+            let e = token_reply(reply(200, body), &[]).unwrap_err();
             assert_eq!(e.code(), "bad_response", "{body}");
         }
-        let fallback = token_reply(reply(
-            200,
-            r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#,
-        ))
+        let fallback = token_reply(
+            reply(
+                200,
+                r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#,
+            ),
+            &[],
+        )
         .unwrap();
         assert_eq!(
             fallback.expires_at,

@@ -169,3 +169,121 @@ async fn refresh_all_skips_signed_out_and_reports_each_tenant() {
         1
     );
 }
+
+/// An in-memory keyring shared by two engines, as the app and a CLI share the OS keyring.
+#[derive(Debug, Default)]
+struct MemoryKeyring(Mutex<std::collections::HashMap<String, String>>);
+
+impl vbm365_auth_core::keystore::KeyStore for MemoryKeyring {
+    fn get(&self, account: &str) -> vbm365_auth_core::Result<Option<vbm365_auth_core::Secret>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(account)
+            .map(|v| vbm365_auth_core::Secret::new(v.clone())))
+    }
+    fn set(&self, account: &str, value: &vbm365_auth_core::Secret) -> vbm365_auth_core::Result<()> {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(account.into(), value.expose().into());
+        Ok(())
+    }
+    fn delete(&self, account: &str) -> vbm365_auth_core::Result<()> {
+        self.0.lock().unwrap().remove(account);
+        Ok(())
+    }
+}
+
+fn keyring_engine(dir: &std::path::Path, keys: Arc<MemoryKeyring>) -> Engine {
+    Engine::open(EngineOptions {
+        config_dir: dir.to_path_buf(),
+        storage: StorageChoice::Keyring,
+        timeouts: Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(5),
+        },
+        retry: vbm365_auth_core::failure::RetryPolicy::default(),
+        keystore: Some(keys),
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_running_process_follows_a_vault_key_that_changed_under_it() {
+    let emu = Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(MemoryKeyring::default());
+    let app = keyring_engine(dir.path(), keys.clone());
+    let cli = keyring_engine(dir.path(), keys);
+    add(&app, &emu, "a.onmicrosoft.com");
+    sign_in(&app, "a.onmicrosoft.com").await;
+    assert_eq!(app.status().unwrap()[0].state, TenantState::SignedIn);
+    // Another process signs out of everything (vault and key deleted) and in again (new key).
+    cli.logout_all().await.unwrap();
+    sign_in(&cli, "a.onmicrosoft.com").await;
+    // The long-running one reads the new vault, refreshes, and its write is readable by others.
+    assert_eq!(app.status().unwrap()[0].state, TenantState::SignedIn);
+    app.refresh(None).await.unwrap();
+    assert_eq!(cli.status().unwrap()[0].state, TenantState::SignedIn);
+    // And after another `logout --all` alone, its next write does not revive the deleted key.
+    cli.logout_all().await.unwrap();
+    assert_eq!(
+        app.refresh(None).await.unwrap_err().code(),
+        "sign_in_required"
+    );
+    assert!(!dir.path().join("vault.bin").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_belong_to_the_endpoints_that_issued_them() {
+    let emu = Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let other = Emulators::start(EmulatorOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    add(&e, &emu, "a.onmicrosoft.com");
+    sign_in(&e, "a.onmicrosoft.com").await;
+    let profile = e.config().unwrap().tenants[0].clone();
+
+    // Scope and "remember" say nothing about where tokens go: they are kept.
+    let mut same_place = profile.clone();
+    same_place.remember_ms_sign_in = false;
+    same_place.scope = "User.Read offline_access".into();
+    assert!(!e.update_tenant(same_place).await.unwrap().signed_out);
+    assert_eq!(e.status().unwrap()[0].state, TenantState::SignedIn);
+
+    // Another server: signed out, and nothing is sent to the new server.
+    let mut moved = profile.clone();
+    moved.server = validate::server_url(&other.vbm_url()).unwrap();
+    let update = e.update_tenant(moved).await.unwrap();
+    assert!(update.signed_out);
+    assert_eq!(e.status().unwrap()[0].state, TenantState::SignedOut);
+    assert_eq!(
+        e.refresh(None).await.unwrap_err().code(),
+        "sign_in_required"
+    );
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+
+    // Another authority or client id likewise.
+    let mut back = e.config().unwrap().tenants[0].clone();
+    back.server = profile.server.clone();
+    e.update_tenant(back).await.unwrap();
+    sign_in(&e, "a.onmicrosoft.com").await;
+    let mut other_client = e.config().unwrap().tenants[0].clone();
+    other_client.client_id = "11111111-2222-3333-4444-555555555555".into();
+    assert!(e.update_tenant(other_client).await.unwrap().signed_out);
+    assert_eq!(e.status().unwrap()[0].state, TenantState::SignedOut);
+}
