@@ -20,6 +20,9 @@ pub const MIN_MARGIN: Duration = Duration::from_secs(5);
 pub const BACKOFF_START: Duration = Duration::from_secs(5);
 /// Longest retry delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// Shortest time between two refresh attempts of one tenant, whatever the plan says (a server
+/// that issues tokens already expired must not be asked again in a loop).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
 /// The loop re-reads the state at least this often (changes by the CLI are seen within it).
 pub const MAX_IDLE: Duration = Duration::from_secs(10);
 
@@ -95,6 +98,8 @@ impl Plan {
 #[derive(Debug, Default)]
 pub struct Planner {
     plans: HashMap<String, Plan>,
+    /// When each tenant was last tried (kept across new plans: see [`MIN_INTERVAL`]).
+    last_attempt: HashMap<String, DateTime<Utc>>,
 }
 
 impl Planner {
@@ -111,11 +116,25 @@ impl Planner {
             }
             let plan = match self.plans.remove(&r.tenant) {
                 Some(p) if p.expires_at == expires_at => p,
+                // A new token that is already expired (born expired, or a clock far off) is no
+                // renewal: the backoff goes on.
+                Some(p) if expires_at <= now => Plan { expires_at, ..p },
                 _ => Plan::new(expires_at, now),
             };
             next.insert(r.tenant.clone(), plan);
         }
         self.plans = next;
+        let plans = &self.plans;
+        self.last_attempt.retain(|t, _| plans.contains_key(t));
+    }
+
+    /// When the tenant's refresh is due: its plan, but never sooner than [`MIN_INTERVAL`] after
+    /// the last attempt.
+    fn due_at(&self, tenant: &str, plan: &Plan) -> DateTime<Utc> {
+        match self.last_attempt.get(tenant) {
+            Some(last) => plan.due_at().max(*last + chrono_of(MIN_INTERVAL)),
+            None => plan.due_at(),
+        }
     }
 
     /// Forgets everything (auto refresh turned off).
@@ -128,7 +147,7 @@ impl Planner {
         let mut out: Vec<String> = self
             .plans
             .iter()
-            .filter(|(_, p)| p.due_at() <= now)
+            .filter(|(n, p)| self.due_at(n, p) <= now)
             .map(|(n, _)| n.clone())
             .collect();
         out.sort();
@@ -138,13 +157,14 @@ impl Planner {
     /// When the next refresh is due, from `now` (zero if one is due already).
     pub fn next_due_in(&self, now: DateTime<Utc>) -> Option<Duration> {
         self.plans
-            .values()
-            .map(|p| (p.due_at() - now).to_std().unwrap_or_default())
+            .iter()
+            .map(|(n, p)| (self.due_at(n, p) - now).to_std().unwrap_or_default())
             .min()
     }
 
     /// Records an attempt's outcome.
     pub fn record(&mut self, tenant: &str, outcome: Outcome, now: DateTime<Utc>) {
+        self.last_attempt.insert(tenant.to_string(), now);
         match outcome {
             Outcome::Refreshed { expires_at } => {
                 self.plans
@@ -357,6 +377,8 @@ mod tests {
         refreshes: Vec<i64>,
         fail_from: Option<i64>,
         refuse: bool,
+        /// Every refresh stores a token that is already expired and fails, as the engine does.
+        born_expired: bool,
     }
 
     impl Fake {
@@ -370,6 +392,7 @@ mod tests {
                     refreshes: Vec::new(),
                     fail_from: None,
                     refuse: false,
+                    born_expired: false,
                 }),
             })
         }
@@ -407,6 +430,10 @@ mod tests {
             if s.fail_from.is_some_and(|f| elapsed >= f) {
                 return Outcome::Failed;
             }
+            if s.born_expired {
+                s.expires_at = Some(now);
+                return Outcome::Failed;
+            }
             let e = now + secs(self.lifetime);
             s.expires_at = Some(e);
             Outcome::Refreshed { expires_at: e }
@@ -440,6 +467,41 @@ mod tests {
         // First try at 3300 s, then 5, 10, 20, 40, 80 s later.
         assert_eq!(s.refreshes, vec![3300, 3305, 3315, 3335, 3375, 3455]);
         assert_eq!(s.expires_at, Some(t0() + secs(3600)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_born_expired_back_off_instead_of_flooding() {
+        let fake = Fake::new(0);
+        fake.state.lock().unwrap().born_expired = true;
+        let task = tokio::spawn(run(fake.clone(), Arc::new(Notify::new())));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        task.abort();
+        // Each attempt stores a new (expired) token; the backoff still goes on: 0, +5, +10, +20.
+        assert_eq!(fake.state.lock().unwrap().refreshes, vec![0, 5, 15, 35]);
+    }
+
+    #[test]
+    fn attempts_of_one_tenant_are_at_least_the_minimum_interval_apart() {
+        let mut p = Planner::default();
+        let row = |exp: DateTime<Utc>| Row {
+            tenant: "a".into(),
+            state: TenantState::Expired,
+            expires_at: Some(exp),
+        };
+        p.observe(&[row(t0() - secs(1))], t0());
+        assert_eq!(p.due(t0()), vec!["a".to_string()]);
+        p.record(
+            "a",
+            Outcome::Refreshed {
+                expires_at: t0() + secs(1),
+            },
+            t0(),
+        );
+        // A 1-second token would be due at once; not before the minimum interval.
+        p.observe(&[row(t0() + secs(1))], t0());
+        assert!(p.due(t0() + secs(4)).is_empty());
+        assert_eq!(p.due(t0() + secs(5)), vec!["a".to_string()]);
+        assert_eq!(p.next_due_in(t0() + secs(2)), Some(Duration::from_secs(3)));
     }
 
     #[tokio::test(start_paused = true)]
