@@ -6,14 +6,16 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::WebviewWindow;
+use tauri::{Manager, WebviewWindow};
 use vbm365_auth_core::{Engine, EngineOptions, StorageChoice};
 
 fn app(dir: &std::path::Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let mut opts = EngineOptions::from_env(Some(dir.to_path_buf())).expect("options");
     opts.storage = StorageChoice::PlainFile;
     let engine = Arc::new(Engine::open(opts).expect("engine"));
-    let app = vbm365_auth_app::build(mock_builder(), engine)
+    // The real plugins, as the app registers them: a plugin command must be refused by the
+    // capability, not fail because no plugin is there to answer it.
+    let app = vbm365_auth_app::build(vbm365_auth_app::plugins(mock_builder()), engine)
         .build(tauri::generate_context!(test = true))
         .expect("app");
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -74,8 +76,9 @@ fn add_switch_and_remove_tenants_through_ipc() {
         json!({"form": {"name": name, "server": "https://vbm.example:4443", "api_version": "v7",
                         "authority": "https://login.microsoftonline.us"}})
     };
+    // Kept as typed: VBM365 compares organization names case-sensitively.
     let s = call(&w, "add_tenant", form("Contoso.onmicrosoft.com")).expect("add");
-    assert_eq!(names(&s), vec![("contoso.onmicrosoft.com".into(), true)]);
+    assert_eq!(names(&s), vec![("Contoso.onmicrosoft.com".into(), true)]);
     let t = &s["tenants"][0];
     assert_eq!(t["state"], "signed_out");
     assert_eq!(t["api_version"], "v7");
@@ -84,7 +87,7 @@ fn add_switch_and_remove_tenants_through_ipc() {
     assert_eq!(
         names(&s),
         vec![
-            ("contoso.onmicrosoft.com".into(), true),
+            ("Contoso.onmicrosoft.com".into(), true),
             ("fabrikam.onmicrosoft.com".into(), false)
         ]
     );
@@ -140,11 +143,49 @@ fn errors_reach_the_ui_as_code_and_message() {
     assert_eq!(e["code"], "no_sign_in");
 }
 
+/// The text of an IPC error.
+fn text(e: &Value) -> String {
+    e.as_str().map_or_else(|| e.to_string(), str::to_string)
+}
+
 #[test]
-fn remote_pages_and_unknown_commands_are_refused() {
+fn remote_pages_and_plugin_commands_are_refused_by_the_capability() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_app, w) = app(dir.path());
-    assert!(call_from(&w, "https://evil.example", "get_state", json!({})).is_err());
-    assert!(call(&w, "plugin:clipboard-manager|read_text", json!({})).is_err());
+    let (app, w) = app(dir.path());
+    let e = call_from(&w, "https://evil.example", "get_state", json!({})).expect_err("remote");
+    assert!(text(&e).contains("not allowed"), "{e}");
+    // Every plugin command the app has is out of the web UI's reach.
+    for (cmd, args) in [
+        ("plugin:clipboard-manager|read_text", json!({})),
+        ("plugin:clipboard-manager|write_text", json!({"text": "x"})),
+        (
+            "plugin:notification|notify",
+            json!({"options": {"title": "x"}}),
+        ),
+        ("plugin:notification|is_permission_granted", json!({})),
+        ("plugin:autostart|enable", json!({})),
+        ("plugin:autostart|is_enabled", json!({})),
+    ] {
+        let e = call(&w, cmd, args).expect_err(cmd);
+        assert!(text(&e).contains("not allowed"), "{cmd}: {e}");
+    }
     assert!(call(&w, "get_state", json!({})).is_ok());
+
+    // Control: granted the permission, the same call gets past the ACL to the registered plugin
+    // (which answers with the clipboard's text or the clipboard's own error). So above, it was
+    // the capability that refused.
+    app.add_capability(
+        tauri::ipc::CapabilityBuilder::new("test-clipboard-read")
+            .window("main")
+            .permission("clipboard-manager:allow-read-text"),
+    )
+    .expect("capability");
+    if let Err(e) = call(&w, "plugin:clipboard-manager|read_text", json!({})) {
+        let e = text(&e);
+        assert!(
+            !e.contains("not allowed") && !e.contains("not found"),
+            "{e}"
+        );
+    }
+    assert!(call(&w, "plugin:autostart|enable", json!({})).is_err());
 }

@@ -1,9 +1,9 @@
 //! VBM365 Auth desktop app: a window and a tray icon over the core engine
 //! ([`vbm365_auth_core::Engine`]), sharing config and secrets with the `vbm365-auth` CLI.
 //!
-//! [`build`] registers state and commands on any [`tauri::Builder`] (tests pass
-//! `tauri::test::mock_builder()`); [`run`] adds the desktop plugins, the tray and the background
-//! tasks, and starts the real app.
+//! [`build`] registers state and commands and [`plugins`] the desktop plugins on any
+//! [`tauri::Builder`] (tests pass `tauri::test::mock_builder()`); [`run`] adds single instance,
+//! the tray and the background tasks, and starts the real app.
 
 pub mod commands;
 pub mod desktop;
@@ -50,6 +50,21 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, engine: Arc<Engine>) -> tau
             commands::sign_out,
             commands::set_settings,
         ])
+}
+
+/// Registers the desktop plugins the app drives from Rust: clipboard, notifications, autostart.
+/// None of their commands is reachable from the web UI, because the capability in
+/// `capabilities/` grants none of their permissions; the IPC tests register them on the mock
+/// builder too, so that it is the capability that refuses. (Single instance is added by [`run`]
+/// only: it owns a name on the session bus.)
+pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
 }
 
 /// Shows, unminimizes and focuses the main window.
@@ -191,16 +206,12 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    let builder = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+    // Single instance first: a second start only shows the running app's window.
+    let builder = plugins(
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             show_main_window(app)
-        }))
-        .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
-        ));
+        })),
+    );
     let result = build(builder, engine)
         .setup(|app| {
             start_desktop(app.handle());
