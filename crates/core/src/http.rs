@@ -1,11 +1,15 @@
-//! The one HTTP client of a process: rustls with [`PinningVerifier`], timeouts on every request, no
-//! redirects (token endpoints must not be bounced elsewhere), system proxy variables honoured, and
-//! reply bodies read with a size cap.
+//! The HTTP client of a process: rustls with [`PinningVerifier`], timeouts on every request, no
+//! redirects (token endpoints must not be bounced elsewhere), proxies as [`ProxyRules`] say
+//! (loopback always direct), and reply bodies read with a size cap. Pins are per `host:port` and a
+//! TLS verifier only learns the host, so there is one client per port, built on first use and kept
+//! for the life of the process (connections are pooled within it).
 
 use crate::error::{Error, Result};
+use crate::proxy::{self, ProxyRules};
 use crate::secret::Secret;
 use crate::tls::{self, PinningVerifier, Pins};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -102,37 +106,81 @@ impl std::fmt::Debug for Reply {
 /// Process-wide HTTP client with certificate pins.
 #[derive(Debug, Clone)]
 pub struct Http {
-    client: reqwest::Client,
+    /// One client per port (see the module doc).
+    clients: Arc<Mutex<HashMap<u16, reqwest::Client>>>,
     pins: Arc<Pins>,
     verifier: Arc<PinningVerifier>,
     timeouts: Timeouts,
+    proxy: Arc<ProxyRules>,
 }
 
 impl Http {
+    /// A client with the proxy settings of the environment.
     pub fn new(timeouts: Timeouts, extra_ca_pem: &[Vec<u8>]) -> Result<Self> {
+        Http::with_proxy(timeouts, extra_ca_pem, ProxyRules::from_env())
+    }
+
+    /// A client with these proxy settings.
+    pub fn with_proxy(
+        timeouts: Timeouts,
+        extra_ca_pem: &[Vec<u8>],
+        proxy: ProxyRules,
+    ) -> Result<Self> {
         let pins = Arc::new(Pins::default());
         let verifier = Arc::new(PinningVerifier::new(pins.clone(), extra_ca_pem));
-        let tls = rustls::ClientConfig::builder_with_provider(verifier.provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::InvalidInput(format!("TLS setup failed: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("vbm365-auth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("HTTP client setup failed: {e}")))?;
-        Ok(Http {
-            client,
+        let http = Http {
+            clients: Arc::default(),
             pins,
             verifier,
             timeouts,
-        })
+            proxy: Arc::new(proxy),
+        };
+        // Fail now, not at the first request, if this machine cannot set up TLS at all.
+        http.build_client(443)?;
+        Ok(http)
+    }
+
+    fn build_client(&self, port: u16) -> Result<reqwest::Client> {
+        let setup = |e: String| Error::Io {
+            path: "TLS/HTTP client".into(),
+            source: std::io::Error::other(e),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(self.verifier.provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| setup(format!("TLS setup failed: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(self.verifier.for_port(port)))
+            .with_no_client_auth();
+        let rules = self.proxy.clone();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .proxy(reqwest::Proxy::custom(move |url| {
+                rules.for_url(url).cloned()
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.timeouts.connect)
+            .timeout(self.timeouts.request)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("vbm365-auth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| setup(format!("HTTP client setup failed: {e}")))
+    }
+
+    /// The client for `url`'s port.
+    fn client(&self, url: &Url) -> Result<reqwest::Client> {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&port) {
+            return Ok(c.clone());
+        }
+        let c = self.build_client(port)?;
+        clients.insert(port, c.clone());
+        Ok(c)
+    }
+
+    /// The proxy rules requests follow.
+    pub fn proxy(&self) -> &ProxyRules {
+        &self.proxy
     }
 
     pub fn pins(&self) -> &Pins {
@@ -156,7 +204,7 @@ impl Http {
     ) -> Result<Reply> {
         let body = form_body(fields);
         let mut req = self
-            .client
+            .client(url)?
             .post(url.clone())
             .header(
                 reqwest::header::CONTENT_TYPE,
@@ -173,7 +221,7 @@ impl Http {
     /// GET with an optional bearer token.
     pub async fn get(&self, url: &Url, bearer: Option<&Secret>) -> Result<Reply> {
         let mut req = self
-            .client
+            .client(url)?
             .get(url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(token) = bearer {
@@ -235,10 +283,13 @@ impl Http {
                 after: self.timeouts.request,
             };
         }
-        Error::Network {
-            url: shown,
-            detail: innermost(&e),
-        }
+        let detail = match self.proxy.for_url(url) {
+            Some(p) if e.is_connect() => {
+                format!("through the proxy {}: {}", proxy::shown(p), innermost(&e))
+            }
+            _ => innermost(&e),
+        };
+        Error::Network { url: shown, detail }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod http;
 mod json;
 pub mod keystore;
 pub mod msid;
+pub mod proxy;
 pub mod secret;
 pub mod session;
 pub mod text;
@@ -25,6 +26,6 @@ pub use config::{ApiVersion, Config, TenantProfile};
 pub use error::{Error, Result};
 pub use secret::Secret;
 pub use session::{
-    AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, SignInEvent, StorageChoice,
-    TenantState, TenantStatus, TenantUpdate,
+    AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, RemovedTrust, SignInEvent,
+    StorageChoice, TenantState, TenantStatus, TenantUpdate,
 };

@@ -383,18 +383,50 @@ impl Engine {
         trust::probe(&self.clients()?.http, &profile.server).await
     }
 
-    /// Pins a certificate fingerprint for the tenant's server.
+    /// Pins a certificate fingerprint for the tenant's server (`host:port`), replacing the pins
+    /// it had: trusting the certificate a server presents now ends the trust in the old one.
     pub fn pin_certificate(&self, name: Option<&str>, sha256: &str) -> Result<()> {
         let pin = validate::sha256_pin(sha256)?;
         let (cfg, ()) = self.store.update(|cfg| {
             let hp = cfg.resolve(name)?.server_host_port();
-            add_pin(cfg, &hp, pin);
+            cfg.trusted_certificates.insert(hp, vec![pin]);
             Ok(())
         })?;
         if let Some(c) = self.clients.get() {
             apply_trust(&c.http, &cfg);
         }
         Ok(())
+    }
+
+    /// Forgets the pins and certificate authorities trusted for the tenant's server
+    /// (`host:port`, shared by every tenant on that server); it is then trusted only if the
+    /// system's roots vouch for it.
+    pub fn remove_trust(&self, name: Option<&str>) -> Result<RemovedTrust> {
+        let (cfg, removed) = self.store.update(|cfg| {
+            let host_port = cfg.resolve(name)?.server_host_port();
+            let pins = cfg
+                .trusted_certificates
+                .remove(&host_port)
+                .unwrap_or_default();
+            let ca_sha256 = cfg.cas_for(&host_port);
+            cfg.trusted_cas.remove(&host_port);
+            let tenants = cfg
+                .tenants
+                .iter()
+                .filter(|t| t.server_host_port() == host_port)
+                .map(|t| t.name.clone())
+                .collect();
+            Ok(RemovedTrust {
+                host_port,
+                pins,
+                ca_sha256,
+                tenants,
+            })
+        })?;
+        if let Some(c) = self.clients.get() {
+            apply_trust(&c.http, &cfg);
+        }
+        Ok(removed)
     }
 
     /// Trusts the certificate authorities in `ca_pem` (PEM text; `file` names it in messages) for
@@ -928,6 +960,18 @@ impl Engine {
         }
         Ok(held)
     }
+}
+
+/// What [`Engine::remove_trust`] forgot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemovedTrust {
+    pub host_port: String,
+    /// Pins (SHA-256) that were trusted for it.
+    pub pins: Vec<String>,
+    /// SHA-256 of the CA certificates that were trusted for it.
+    pub ca_sha256: Vec<String>,
+    /// Tenants on that server (all affected).
+    pub tenants: Vec<String>,
 }
 
 /// What [`Engine::update_tenant`] did.

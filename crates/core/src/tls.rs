@@ -4,8 +4,10 @@
 //! and nothing else; a host with trusted CAs goes through WebPKI validation against the system roots
 //! plus those CAs; any other host through WebPKI validation against the system roots.
 //!
-//! rustls hands a verifier the server *name* but not the port, so pins and CAs are enforced per
-//! host: entries saved for `host:4443` and `host:8443` both apply to `host`.
+//! Pins and CAs are saved and enforced per `host:port`: a pin for `vbm.example:4443` says nothing
+//! about `vbm.example:8443`. rustls hands a verifier the server *name* but not the port, so each
+//! port gets its own verifier ([`PinningVerifier::for_port`]) and its own HTTP client
+//! ([`crate::http::Http`]).
 
 use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -48,14 +50,15 @@ pub struct Pins {
     cas: RwLock<HashMap<String, Vec<CertificateDer<'static>>>>,
 }
 
-/// `host:port -> values` entries merged by host.
-fn by_host<'a, T>(
+/// `host:port -> values` entries keyed by normalised `host:port` ([`key`]).
+fn by_host_port<'a, T>(
     entries: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
     convert: impl Fn(&str) -> Vec<T>,
 ) -> HashMap<String, Vec<T>> {
     let mut map: HashMap<String, Vec<T>> = HashMap::new();
     for (host_port, values) in entries {
-        let slot = map.entry(host_of(host_port)).or_default();
+        let (host, port) = split_host_port(host_port);
+        let slot = map.entry(key(&host, port)).or_default();
         for v in values {
             slot.extend(convert(v));
         }
@@ -63,11 +66,21 @@ fn by_host<'a, T>(
     map
 }
 
+/// The lookup key of a host and port: lowercase host without IPv6 brackets, `:`, port.
+fn key(host: &str, port: u16) -> String {
+    format!(
+        "{}:{port}",
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase()
+    )
+}
+
 impl Pins {
     /// Replaces all pins from `host:port -> [hex]` entries.
     pub fn replace<'a>(&self, entries: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>) {
         *self.pins.write().unwrap_or_else(|e| e.into_inner()) =
-            by_host(entries, |v| vec![v.to_string()]);
+            by_host_port(entries, |v| vec![v.to_string()]);
     }
 
     /// Replaces all trusted CAs from `host:port -> [PEM]` entries (as saved by
@@ -77,22 +90,23 @@ impl Pins {
         entries: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
     ) {
         *self.cas.write().unwrap_or_else(|e| e.into_inner()) =
-            by_host(entries, |pem| certificates_in(pem.as_bytes()));
+            by_host_port(entries, |pem| certificates_in(pem.as_bytes()));
     }
 
-    fn get(&self, host: &str) -> Option<Vec<String>> {
+    fn get(&self, host: &str, port: u16) -> Option<Vec<String>> {
         self.pins
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(host)
+            .get(&key(host, port))
             .cloned()
     }
 
-    fn cas(&self, host: &str) -> Option<Vec<CertificateDer<'static>>> {
+    /// The CAs trusted for `host:port`, if any.
+    pub fn cas(&self, host: &str, port: u16) -> Option<Vec<CertificateDer<'static>>> {
         self.cas
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(host)
+            .get(&key(host, port))
             .filter(|v| !v.is_empty())
             .cloned()
     }
@@ -118,24 +132,33 @@ pub fn to_pem(der: &[u8]) -> String {
     pem
 }
 
-/// `host` part of `host:port`, without IPv6 brackets.
-fn host_of(host_port: &str) -> String {
-    let host = match host_port.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host_port,
+/// `host` and port of `host:port` (443 when there is no port), host without IPv6 brackets.
+fn split_host_port(host_port: &str) -> (String, u16) {
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p))
+            if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') =>
+        {
+            (h, p.parse().unwrap_or(443))
+        }
+        _ => (host_port, 443),
     };
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
+    (
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase(),
+        port,
+    )
 }
 
 /// The verifier of every TLS connection the product makes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PinningVerifier {
     pins: Arc<Pins>,
     roots: Arc<RootCertStore>,
     webpki: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
+    /// The port of the connections this verifier checks (pins are per `host:port`).
+    port: u16,
 }
 
 impl PinningVerifier {
@@ -162,7 +185,21 @@ impl PinningVerifier {
             roots,
             webpki,
             provider,
+            port: 443,
         }
+    }
+
+    /// The same trust, for connections to `port`.
+    pub fn for_port(&self, port: u16) -> PinningVerifier {
+        PinningVerifier {
+            port,
+            ..self.clone()
+        }
+    }
+
+    /// The pins and CAs this verifier reads (shared with every port's verifier).
+    pub fn pins(&self) -> &Arc<Pins> {
+        &self.pins
     }
 
     pub fn provider(&self) -> Arc<CryptoProvider> {
@@ -226,20 +263,20 @@ impl ServerCertVerifier for PinningVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let host = server_name.to_str().to_ascii_lowercase();
-        if let Some(pins) = self.pins.get(&host) {
+        if let Some(pins) = self.pins.get(&host, self.port) {
             let actual = fingerprint(end_entity);
             if pins.contains(&actual) {
                 return Ok(ServerCertVerified::assertion());
             }
             return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
                 OtherError(Arc::new(PinMismatch {
-                    host,
+                    host: key(&host, self.port),
                     expected: pins,
                     actual,
                 })),
             )));
         }
-        if let Some(cas) = self.pins.cas(&host) {
+        if let Some(cas) = self.pins.cas(&host, self.port) {
             return self.with_cas(&cas)?.verify_server_cert(
                 end_entity,
                 intermediates,
@@ -343,10 +380,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_of_strips_port_and_brackets() {
-        assert_eq!(host_of("vbm.example:4443"), "vbm.example");
-        assert_eq!(host_of("[::1]:4443"), "::1");
-        assert_eq!(host_of("127.0.0.1:1"), "127.0.0.1");
+    fn host_ports_are_split_and_normalised() {
+        assert_eq!(
+            split_host_port("VBM.example:4443"),
+            ("vbm.example".into(), 4443)
+        );
+        assert_eq!(split_host_port("[::1]:4443"), ("::1".into(), 4443));
+        assert_eq!(split_host_port("127.0.0.1:1"), ("127.0.0.1".into(), 1));
+        assert_eq!(split_host_port("vbm.example"), ("vbm.example".into(), 443));
+    }
+
+    #[test]
+    fn pins_apply_to_their_host_and_port_only() {
+        let pins = Arc::new(Pins::default());
+        let entries: std::collections::BTreeMap<String, Vec<String>> =
+            [("vbm.example:4443".to_string(), vec!["aa".to_string()])].into();
+        pins.replace(&entries);
+        assert_eq!(pins.get("VBM.example", 4443), Some(vec!["aa".to_string()]));
+        assert_eq!(pins.get("vbm.example", 8443), None);
+        assert_eq!(pins.get("other.example", 4443), None);
     }
 
     #[test]
@@ -371,9 +423,10 @@ mod tests {
         ]
         .into();
         pins.replace_cas(&entries);
-        assert_eq!(pins.cas("vbm.example").map(|v| v.len()), Some(1));
-        assert_eq!(pins.cas("other.example"), None);
-        assert_eq!(pins.cas("unknown.example"), None);
+        assert_eq!(pins.cas("vbm.example", 4443).map(|v| v.len()), Some(1));
+        assert_eq!(pins.cas("vbm.example", 443), None);
+        assert_eq!(pins.cas("other.example", 443), None);
+        assert_eq!(pins.cas("unknown.example", 4443), None);
     }
 
     #[test]

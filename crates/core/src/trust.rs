@@ -2,7 +2,8 @@
 //! who then pins it; or check that the server's chain verifies against a certificate authority the
 //! user gives before trusting that CA for it. The probe completes a TLS handshake and closes the
 //! connection without sending a single byte of application data, so nothing is ever exchanged
-//! with an unverified server.
+//! with an unverified server (through a proxy, only the `CONNECT` request the proxy needs). The
+//! probe goes through the same proxy as real requests ([`crate::proxy`]).
 
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -12,7 +13,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
 /// What the probe saw.
@@ -24,6 +25,9 @@ pub struct CertificateInfo {
     pub sha256: String,
     /// True when the system roots already vouch for the certificate (no pin needed).
     pub system_trusted: bool,
+    /// True when a certificate authority the user trusts for this `host:port` vouches for it
+    /// (no pin needed either).
+    pub ca_trusted: bool,
 }
 
 /// Records the chain instead of judging it; the caller judges with the real verifier afterwards.
@@ -102,10 +106,18 @@ pub async fn probe(http: &Http, server: &Url) -> Result<CertificateInfo> {
         .verifier()
         .system_trusts(p.leaf(), &p.chain[1..], &p.name)
         .is_ok();
+    let host = server.host_str().unwrap_or_default();
+    let port = server.port_or_known_default().unwrap_or(443);
+    let ca_trusted = http.pins().cas(host, port).is_some_and(|cas| {
+        http.verifier()
+            .cas_trust(&cas, p.leaf(), &p.chain[1..], &p.name)
+            .is_ok()
+    });
     Ok(CertificateInfo {
         host_port: crate::validate::host_port(server),
         sha256: fingerprint(p.leaf()),
         system_trusted,
+        ca_trusted,
     })
 }
 
@@ -129,6 +141,57 @@ pub async fn verify_against_cas(
             },
         })?;
     Ok(fingerprint(p.leaf()))
+}
+
+/// Opens a tunnel to `host:port` through an HTTP proxy (`CONNECT`, RFC 9110 §9.3.6), with basic
+/// credentials when the proxy URL carries them.
+async fn tunnel(proxy: &Url, host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let proxy_host = proxy
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let proxy_port = proxy.port_or_known_default().unwrap_or(8080);
+    let mut tcp = tokio::net::TcpStream::connect((proxy_host.as_str(), proxy_port)).await?;
+    let mut request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
+    if !proxy.username().is_empty() {
+        use base64::Engine as _;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let user = decode(proxy.username());
+        let pass = decode(proxy.password().unwrap_or_default());
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        request.push_str(&format!("Proxy-Authorization: Basic {creds}\r\n"));
+    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes()).await?;
+    // Read the proxy's answer head byte by byte: nothing past it may be consumed (the TLS
+    // handshake follows on the same stream).
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 {
+            return Err(std::io::Error::other("the proxy's answer is too long"));
+        }
+        let mut byte = [0u8; 1];
+        if tcp.read(&mut byte).await? == 0 {
+            return Err(std::io::Error::other("the proxy closed the connection"));
+        }
+        head.push(byte[0]);
+    }
+    let status_line = String::from_utf8_lossy(&head);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let status = status_line.split_whitespace().nth(1).unwrap_or_default();
+    if status != "200" {
+        return Err(std::io::Error::other(format!(
+            "the proxy refused the tunnel ({})",
+            crate::text::shown(status_line, 120)
+        )));
+    }
+    Ok(tcp)
 }
 
 async fn fetch_chain(http: &Http, server: &Url) -> Result<Presented> {
@@ -164,13 +227,17 @@ async fn fetch_chain(http: &Http, server: &Url) -> Result<Presented> {
         url: origin.clone(),
         detail,
     };
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let proxy = http.proxy().for_url(server).cloned();
     let handshake = async {
-        let tcp = tokio::net::TcpStream::connect((
-            host.trim_start_matches('[').trim_end_matches(']'),
-            port,
-        ))
-        .await
-        .map_err(|e| net(e.to_string()))?;
+        let tcp = match &proxy {
+            None => tokio::net::TcpStream::connect((bare_host, port))
+                .await
+                .map_err(|e| net(e.to_string()))?,
+            Some(p) => tunnel(p, host, port)
+                .await
+                .map_err(|e| net(format!("through the proxy {}: {e}", crate::proxy::shown(p))))?,
+        };
         let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(name.clone(), tcp)
             .await
