@@ -163,35 +163,7 @@ impl IdentityClient {
                 None,
             )
             .await?;
-        if reply.status != 200 {
-            return Err(identity_error(&reply));
-        }
-        let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
-        let field = |k: &str| {
-            json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")))
-        };
-        let expires_in = json::uint(&o, "expires_in")
-            .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?;
-        let interval = json::uint(&o, "interval")
-            .filter(|i| *i > 0)
-            .unwrap_or(DEFAULT_INTERVAL);
-        if expires_in > MAX_DEVICE_CODE_LIFETIME || interval > MAX_INTERVAL {
-            tracing::warn!(
-                expires_in,
-                interval,
-                "the device code reply has an out-of-range lifetime or interval; clamped"
-            );
-        }
-        Ok(DeviceAuthorization {
-            device_code: Secret::new(field("device_code")?),
-            user_code: text::shown(&field("user_code")?, 64),
-            verification_uri: json::string(&o, "verification_uri")
-                .or_else(|| json::string(&o, "verification_url"))
-                .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
-            expires_in: expires_in.min(MAX_DEVICE_CODE_LIFETIME),
-            interval: interval.min(MAX_INTERVAL),
-            message: json::string(&o, "message").map(|m| text::shown(&m, text::MAX_SHOWN)),
-        })
+        device_authorization(&reply)
     }
 
     /// Step 3: one `POST /token` with the device code.
@@ -257,6 +229,41 @@ impl IdentityClient {
         }
         token_response(reply)
     }
+}
+
+/// The device authorization reply (step 1), read leniently: numbers may come as strings, a
+/// missing `interval` means 5 s, and out-of-range numbers are clamped (a hostile lifetime never
+/// overflows a clock).
+pub(crate) fn device_authorization(reply: &Reply) -> Result<DeviceAuthorization> {
+    if reply.status != 200 {
+        return Err(identity_error(reply));
+    }
+    let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(reply)))?;
+    let field = |k: &str| {
+        json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")))
+    };
+    let expires_in = json::uint(&o, "expires_in")
+        .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?;
+    let interval = json::uint(&o, "interval")
+        .filter(|i| *i > 0)
+        .unwrap_or(DEFAULT_INTERVAL);
+    if expires_in > MAX_DEVICE_CODE_LIFETIME || interval > MAX_INTERVAL {
+        tracing::warn!(
+            expires_in,
+            interval,
+            "the device code reply has an out-of-range lifetime or interval; clamped"
+        );
+    }
+    Ok(DeviceAuthorization {
+        device_code: Secret::new(field("device_code")?),
+        user_code: text::shown(&field("user_code")?, 64),
+        verification_uri: json::string(&o, "verification_uri")
+            .or_else(|| json::string(&o, "verification_url"))
+            .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
+        expires_in: expires_in.min(MAX_DEVICE_CODE_LIFETIME),
+        interval: interval.min(MAX_INTERVAL),
+        message: json::string(&o, "message").map(|m| text::shown(&m, text::MAX_SHOWN)),
+    })
 }
 
 fn bad(detail: String) -> Error {
@@ -495,6 +502,33 @@ mod tests {
         assert_eq!(e.verdict(), Verdict::Refused);
         let e = identity_error(&reply(400, r#"{"error":"invalid_client"}"#, None));
         assert_eq!(e.verdict(), Verdict::Persistent);
+    }
+
+    #[test]
+    fn hostile_numbers_in_a_device_code_reply_are_clamped() {
+        let reply = |body: &str| Reply {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+            headers: Default::default(),
+        };
+        let a = device_authorization(&reply(
+            r#"{"device_code":"d","user_code":"U\u001b[31mX","verification_uri":"https://x","expires_in":1e30,"interval":"99999999999999999999"}"#,
+        ))
+        .unwrap();
+        assert_eq!(a.expires_in, MAX_DEVICE_CODE_LIFETIME);
+        assert_eq!(
+            a.interval, DEFAULT_INTERVAL,
+            "an unreadable interval means the default"
+        );
+        assert_eq!(a.user_code, "U[31mX");
+        let a = device_authorization(&reply(
+            r#"{"device_code":"d","user_code":"U","verification_uri":"https://x","expires_in":"900","interval":1e18}"#,
+        ))
+        .unwrap();
+        assert_eq!((a.expires_in, a.interval), (900, MAX_INTERVAL));
+        // The clamped values run through the polling clock without overflow.
+        let _ = tokio::time::Instant::now() + Duration::from_secs(MAX_DEVICE_CODE_LIFETIME);
     }
 
     #[tokio::test(start_paused = true)]
