@@ -1,0 +1,254 @@
+//! Saved tenants: add, edit (endpoint changes sign out), remove, switch; the trust of their
+//! servers (pins, CAs).
+
+use super::*;
+
+impl Engine {
+    /// Saves a tenant. The first tenant becomes active; `activate` makes this one active.
+    pub fn add_tenant(
+        &self,
+        profile: TenantProfile,
+        pin: Option<&str>,
+        activate: bool,
+    ) -> Result<Config> {
+        profile.validate()?;
+        let pin = pin.map(validate::sha256_pin).transpose()?;
+        let (cfg, ()) = self.store.update(|cfg| {
+            if let Some(existing) = cfg.tenant(&profile.name) {
+                return Err(Error::TenantExists(existing.name.clone()));
+            }
+            if let Some(pin) = pin {
+                let host_port = profile.server_host_port();
+                check_pin_not_widened(cfg, &host_port, &pin)?;
+                add_pin(cfg, &host_port, pin);
+            }
+            if activate || cfg.active_tenant.is_none() {
+                cfg.active_tenant = Some(profile.name.clone());
+            }
+            cfg.tenants.push(profile);
+            Ok(())
+        })?;
+        Ok(cfg)
+    }
+
+    /// Replaces a saved tenant's settings (the name identifies it and cannot change). Tokens
+    /// belong to the endpoints that issued them: when the server, API version, authority or
+    /// client id changes, the tenant's tokens are deleted (it is signed out; nothing is sent to
+    /// the new endpoints). Returns whether that happened, for the faces to say so.
+    pub async fn update_tenant(&self, profile: TenantProfile) -> Result<TenantUpdate> {
+        profile.validate()?;
+        let stored = self.config()?.resolve(Some(&profile.name))?.clone();
+        let flight = self.flight(&stored.name);
+        let _in_process = flight.lock().await;
+        let _cross_process = self.refresh_lock(&[stored.name.as_str()]).await?;
+        let (cfg, before) = self.store.update(|cfg| {
+            let slot = cfg
+                .tenants
+                .iter_mut()
+                .find(|t| t.name.eq_ignore_ascii_case(&profile.name))
+                .ok_or_else(|| Error::TenantNotFound(profile.name.clone()))?;
+            let before = slot.clone();
+            *slot = TenantProfile {
+                name: before.name.clone(),
+                ..profile
+            };
+            Ok(before)
+        })?;
+        let after = cfg.resolve(Some(&before.name))?;
+        let mut signed_out = false;
+        if !same_endpoints(&before, after) {
+            let vault = self.vault(&cfg);
+            let name = before.name.clone();
+            let has = vault.load()?.tenants.contains_key(&name);
+            if has {
+                vault.update(move |d| d.tenants.remove(&name)).await?;
+                signed_out = true;
+            }
+        }
+        Ok(TenantUpdate {
+            config: cfg,
+            signed_out,
+        })
+    }
+
+    /// Signs the tenant out (best effort) and forgets it.
+    pub async fn remove_tenant(&self, name: &str) -> Result<()> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(Some(name))?.clone();
+        match self.logout(Some(&profile.name)).await {
+            // A vault nobody can read any more holds nothing that could come back.
+            Ok(_) | Err(Error::VaultKeyMissing | Error::VaultCorrupt { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.store.update(|cfg| {
+            cfg.tenants.retain(|t| t.name != profile.name);
+            if cfg.active_tenant.as_deref() == Some(profile.name.as_str()) {
+                cfg.active_tenant = None;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Makes a tenant the active one.
+    pub fn switch(&self, name: &str) -> Result<String> {
+        let (_, chosen) = self.store.update(|cfg| {
+            let name = cfg.resolve(Some(name))?.name.clone();
+            cfg.active_tenant = Some(name.clone());
+            Ok(name)
+        })?;
+        Ok(chosen)
+    }
+
+    /// Fetches the tenant's server certificate for the trust dialog (nothing is pinned yet).
+    pub async fn probe_certificate(&self, name: Option<&str>) -> Result<CertificateInfo> {
+        let cfg = self.config()?;
+        let profile = cfg.resolve(name)?;
+        trust::probe(&self.clients()?.http, &profile.server).await
+    }
+
+    /// Pins a certificate fingerprint for the tenant's server (`host:port`), replacing the pins
+    /// it had: trusting the certificate a server presents now ends the trust in the old one.
+    pub fn pin_certificate(&self, name: Option<&str>, sha256: &str) -> Result<()> {
+        let pin = validate::sha256_pin(sha256)?;
+        let (cfg, ()) = self.store.update(|cfg| {
+            let hp = cfg.resolve(name)?.server_host_port();
+            cfg.trusted_certificates.insert(hp, vec![pin]);
+            Ok(())
+        })?;
+        if let Some(c) = self.clients.get() {
+            apply_trust(&c.http, &cfg);
+        }
+        Ok(())
+    }
+
+    /// Forgets the pins and certificate authorities trusted for the tenant's server
+    /// (`host:port`, shared by every tenant on that server); it is then trusted only if the
+    /// system's roots vouch for it.
+    pub fn remove_trust(&self, name: Option<&str>) -> Result<RemovedTrust> {
+        let (cfg, removed) = self.store.update(|cfg| {
+            let host_port = cfg.resolve(name)?.server_host_port();
+            let pins = cfg
+                .trusted_certificates
+                .remove(&host_port)
+                .unwrap_or_default();
+            let ca_sha256 = cfg.cas_for(&host_port);
+            cfg.trusted_cas.remove(&host_port);
+            let tenants = cfg
+                .tenants
+                .iter()
+                .filter(|t| t.server_host_port() == host_port)
+                .map(|t| t.name.clone())
+                .collect();
+            Ok(RemovedTrust {
+                host_port,
+                pins,
+                ca_sha256,
+                tenants,
+            })
+        })?;
+        if let Some(c) = self.clients.get() {
+            apply_trust(&c.http, &cfg);
+        }
+        Ok(removed)
+    }
+
+    /// Trusts the certificate authorities in `ca_pem` (PEM text; `file` names it in messages) for
+    /// the tenant's server, once its certificate chain verifies against them: saved in the config
+    /// (public certificates only), replacing earlier CAs and pins of that `host:port`.
+    pub async fn trust_ca(&self, name: Option<&str>, ca_pem: &[u8], file: &str) -> Result<CaTrust> {
+        let cas = tls::certificates_in(ca_pem);
+        if cas.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "{file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            )));
+        }
+        let server = self.config()?.resolve(name)?.server.clone();
+        let server_sha256 =
+            trust::verify_against_cas(&self.clients()?.http, &server, &cas, file).await?;
+        let host_port = validate::host_port(&server);
+        let (cfg, replaced_pins) = self.store.update(|cfg| {
+            let pems = cas.iter().map(|c| tls::to_pem(c)).collect();
+            cfg.trusted_cas.insert(host_port.clone(), pems);
+            Ok(cfg
+                .trusted_certificates
+                .remove(&host_port)
+                .unwrap_or_default())
+        })?;
+        if let Some(c) = self.clients.get() {
+            apply_trust(&c.http, &cfg);
+        }
+        Ok(CaTrust {
+            host_port,
+            ca_sha256: cas.iter().map(|c| tls::fingerprint(c)).collect(),
+            server_sha256,
+            replaced_pins,
+        })
+    }
+}
+
+/// What [`Engine::remove_trust`] forgot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemovedTrust {
+    pub host_port: String,
+    /// Pins (SHA-256) that were trusted for it.
+    pub pins: Vec<String>,
+    /// SHA-256 of the CA certificates that were trusted for it.
+    pub ca_sha256: Vec<String>,
+    /// Tenants on that server (all affected).
+    pub tenants: Vec<String>,
+}
+
+/// What [`Engine::update_tenant`] did.
+#[derive(Debug, Clone)]
+pub struct TenantUpdate {
+    pub config: Config,
+    /// The endpoints changed and the tenant's tokens were deleted.
+    pub signed_out: bool,
+}
+
+/// Whether two profiles send tokens to the same places (tokens are bound to their issuers).
+pub(super) fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
+    a.name == b.name
+        && a.server == b.server
+        && a.api_version == b.api_version
+        && a.authority == b.authority
+        && a.client_id == b.client_id
+}
+
+/// What [`Engine::trust_ca`] saved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaTrust {
+    /// `host:port` the CAs are trusted for.
+    pub host_port: String,
+    /// SHA-256 (lowercase hex) of each CA certificate saved.
+    pub ca_sha256: Vec<String>,
+    /// SHA-256 of the server certificate that verified against them.
+    pub server_sha256: String,
+    /// Pins of that `host:port` that the CAs replaced.
+    pub replaced_pins: Vec<String>,
+}
+
+/// A pin given with a new tenant must not widen what the server is trusted with: if the server
+/// already has other pins, the certificate the user named is not the only one that would carry
+/// this tenant's tokens, so the pin is refused (naming the trusted ones) instead of added.
+fn check_pin_not_widened(cfg: &Config, host_port: &str, pin: &str) -> Result<()> {
+    let existing = cfg.pins_for(host_port);
+    if existing.is_empty() || existing.iter().any(|p| p == pin) {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "the server {host_port} already trusts the certificate(s) with SHA-256 {}, not the pin you gave ({pin}); adding it would let either certificate carry this tenant's tokens. Add the tenant without a pin to use the trusted certificate, or first check which certificate the server presents now and pin that one (`vbm365-auth tenant trust <TENANT>`)",
+        existing.join(", ")
+    )))
+}
+
+fn add_pin(cfg: &mut Config, host_port: &str, pin: String) {
+    let pins = cfg
+        .trusted_certificates
+        .entry(host_port.to_string())
+        .or_default();
+    if !pins.contains(&pin) {
+        pins.push(pin);
+    }
+}
