@@ -191,21 +191,26 @@ async fn keyring_unavailable_is_a_clear_error_and_nothing_is_written_in_plaintex
         .extra_env
         .push(("VBM365_AUTH_KEYRING_TIMEOUT_MS".into(), "5000".into()));
     let env = broken;
-    let r = env.login(TENANT).await;
+    let files_before = env.all_files_text();
+    let r = env.run(&["login", "--json", "--no-browser"]);
     assert_eq!(r.code, 1, "{r:?}");
-    let ev = r.events().pop().unwrap();
+    // Found out before the user is asked to approve anything: the only event is the error.
+    let events = r.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let ev = &events[0];
+    assert_eq!(ev["event"], "error", "{ev}");
     assert_eq!(ev["code"], "keyring_unavailable", "{ev}");
     assert!(ev["message"]
         .as_str()
         .unwrap()
         .contains("VBM365_AUTH_STORAGE=file"));
+    assert!(
+        env.emu.requests().is_empty(),
+        "nothing sent to either server"
+    );
     assert!(!env.config_dir().join("secrets.json").exists());
     assert!(!env.config_dir().join("vault.bin").exists());
-    let body = env.emu.ms_token_responses().pop().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(!env
-        .all_files_text()
-        .contains(v["refresh_token"].as_str().unwrap()));
+    assert_eq!(env.all_files_text(), files_before, "nothing written");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -390,11 +395,13 @@ async fn locked_keyring_is_a_clear_error() {
         dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets/collection/login \
             org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Collection string:Locked \
             | grep -q 'boolean true' || exit 94
-        exec "$0" token --json"#;
+        exec "$0" token --json >"$CLI_STDOUT" 2>"$CLI_STDERR""#;
     let out = std::process::Command::new("dbus-run-session")
         .args(["--", "sh", "-c", script])
         .arg(env!("CARGO_BIN_EXE_vbm365-auth"))
         .env("XDG_DATA_HOME", data_home.path())
+        .env("CLI_STDOUT", data_home.path().join("stdout"))
+        .env("CLI_STDERR", data_home.path().join("stderr"))
         .env("KEYRING_PASSWORD", "another session's password")
         .env("VAULT_KEY", key.trim())
         .env("ACCOUNT", &account)
@@ -407,10 +414,17 @@ async fn locked_keyring_is_a_clear_error() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON error");
+    // The CLI's own output (the session's also has what the daemons print).
+    let read = |f: &str| std::fs::read_to_string(data_home.path().join(f)).unwrap_or_default();
+    let (stdout, stderr) = (read("stdout"), read("stderr"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{stderr}\nsession: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("no JSON error ({e}): {stdout}\n{stderr}"));
     assert_eq!(v["error"]["code"], "keyring_locked", "{v}\n{stderr}");
     assert!(stderr.contains("the OS keyring is locked"), "{stderr}");
     // The Secret Service client's words for "the item is in a locked collection and unlocking it
