@@ -1,10 +1,14 @@
 //! End to end in the real window: the built `vbm365-auth-app` driven through `tauri-driver`
 //! (WebKitWebDriver) with fantoccini, against the local emulators.
 //!
-//! Needs an X display, `tauri-driver` (`cargo install tauri-driver --locked --version ^2`) and a
-//! built app (`cargo build -p vbm365-auth-app`). Only one WebDriver session can run at a time, so
-//! these tests are ignored by default and run serially:
-//! `xvfb-run -a dbus-run-session -- cargo test -p vbm365-auth-app --test e2e -- --ignored --test-threads=1`
+//! Secrets are where the app keeps them by default: the vault sealed with a key in the OS keyring
+//! (the Secret Service of `scripts/with-keyring`); every test has its own config dir, hence its own
+//! vault id and keyring entry. One test covers the plain-file setting (`VBM365_AUTH_STORAGE=file`).
+//!
+//! Needs an X display, a session bus with a Secret Service, `tauri-driver` (`cargo install
+//! tauri-driver --locked --version ^2`) and a built app (`cargo build -p vbm365-auth-app`). Only one
+//! WebDriver session can run at a time, so these tests are ignored by default and run serially:
+//! `xvfb-run -a scripts/with-keyring cargo test -p vbm365-auth-app --test e2e -- --ignored --test-threads=1`
 
 mod support;
 
@@ -13,8 +17,9 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use vbm365_auth_core::{Engine, EngineOptions, StorageChoice, TenantProfile};
-use vbm365_emulator::{EmulatorOptions, Emulators};
+use vbm365_auth_core::failure::RetryPolicy;
+use vbm365_auth_core::{StorageChoice, TenantProfile, TenantState};
+use vbm365_emulator::{EmulatorOptions, Emulators, Fault};
 
 const DRIVER: &str = "http://127.0.0.1:4444";
 
@@ -40,10 +45,20 @@ fn tauri_driver() -> PathBuf {
 struct Driver(Child);
 
 impl Driver {
+    /// tauri-driver for an app on `config_dir` with its default storage (the OS keyring) and
+    /// retry settings: the app inherits this environment.
     fn start(config_dir: &Path) -> Driver {
+        Driver::start_with_env(config_dir, &[])
+    }
+
+    /// [`Driver::start`] with more environment variables for the app.
+    fn start_with_env(config_dir: &Path, env: &[(&str, &str)]) -> Driver {
         let child = Command::new(tauri_driver())
             .env("VBM365_AUTH_CONFIG_DIR", config_dir)
-            .env("VBM365_AUTH_STORAGE", "file")
+            .env_remove("VBM365_AUTH_STORAGE")
+            .env_remove("VBM365_AUTH_RETRY_BUDGET")
+            .env_remove("VBM365_AUTH_HTTP_TIMEOUT")
+            .envs(env.iter().copied())
             .spawn()
             .expect("start tauri-driver");
         Driver(child)
@@ -52,10 +67,15 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The app runs under WebKitWebDriver. A test that fails never closes its session, and an
+        // app left running keeps the single-instance lock: the next test's app would hand over to
+        // it and exit, and that test's session would never start. So the whole tree goes.
+        let tree = support::procs::descendants(self.0.id());
         let _ = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status();
         let _ = self.0.wait();
+        support::terminate(&tree);
     }
 }
 
@@ -67,11 +87,16 @@ async fn connect() -> Client {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        match ClientBuilder::native()
-            .capabilities(caps.clone())
-            .connect(DRIVER)
-            .await
-        {
+        let mut builder = ClientBuilder::native();
+        let attempt = builder.capabilities(caps.clone()).connect(DRIVER);
+        // WebKitWebDriver waits for ever for an app that exited at once (e.g. because another
+        // instance of it is running).
+        let Ok(result) = tokio::time::timeout(Duration::from_secs(20), attempt).await else {
+            panic!(
+                "no WebDriver session after 20 s: did the app start (is another instance running)?"
+            );
+        };
+        match result {
             Ok(c) => return c,
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
@@ -121,15 +146,8 @@ async fn one_pinned_tenant() -> (Emulators, tempfile::TempDir) {
     .await
     .expect("emulators");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = EngineOptions::from_env(Some(dir.path().to_path_buf())).expect("options");
-    opts.storage = StorageChoice::PlainFile;
-    let engine = Engine::open(opts).expect("engine");
-    let mut profile =
-        TenantProfile::new("contoso.onmicrosoft.com", &emu.vbm_url()).expect("profile");
-    profile.authority = emu.ms_url().parse().expect("authority");
-    engine
-        .add_tenant(profile, Some(&emu.cert_sha256()), true)
-        .expect("add tenant");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, "contoso.onmicrosoft.com", true);
     (emu, dir)
 }
 
@@ -178,6 +196,12 @@ async fn sign_in_through_the_window_then_sign_out() {
     )
     .await;
     save_screenshot("signed-in.png", &c.screenshot().await.unwrap_or_default());
+    // The app sealed the tokens with a key in the OS keyring, where the CLI (here the core engine
+    // with keyring storage) finds them.
+    let engine = support::engine(dir.path());
+    let token = support::stored_access_token(&engine, "contoso.onmicrosoft.com").await;
+    assert!(dir.path().join("vault.bin").exists());
+    support::assert_no_plaintext_secrets(dir.path(), &[&token]);
 
     // Test connection shows the server version.
     c.find(Locator::Css(r#"li.tenant [data-act="test"]"#))
@@ -236,6 +260,7 @@ async fn declined_sign_in_says_so_and_offers_try_again() {
         "sign-in-declined.png",
         &c.screenshot().await.unwrap_or_default(),
     );
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }
 
@@ -321,6 +346,7 @@ async fn add_tenant_with_validation_and_trust_on_first_use() {
         Duration::from_secs(5),
     )
     .await;
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }
 
@@ -404,6 +430,7 @@ async fn copy_access_token_puts_it_on_the_clipboard_only() {
     // Copying happens in Rust: the token never reaches the page.
     let page = c.source().await.expect("page source");
     assert!(!page.contains(&token), "the token reached the web UI");
+    support::assert_no_plaintext_secrets(dir.path(), &[&token]);
     let _ = c.close().await;
 }
 
@@ -467,6 +494,7 @@ async fn make_another_tenant_active_in_the_window() {
         engine.config().expect("config").active_tenant.as_deref(),
         Some(B)
     );
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }
 
@@ -496,6 +524,134 @@ async fn refresh_now_in_the_window_sends_exactly_one_refresh() {
     assert_eq!(support::vbm_refreshes(&emu).len(), 1);
     assert_eq!(support::all_refreshes(&emu).len(), 1);
     assert_eq!(support::token_requests(&emu).len(), 1, "only the refresh");
+    let token = support::stored_access_token(&engine, A).await;
+    support::assert_no_plaintext_secrets(dir.path(), &[&token]);
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn refresh_now_while_the_server_is_throttled_keeps_the_tokens_and_says_why() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine(dir.path());
+    support::add_tenant(&engine, &emu, A, true);
+    support::sign_in(&engine, &emu, A).await;
+    let before = support::stored_access_token(&engine, A).await;
+
+    let _driver = Driver::start(dir.path());
+    let c = connect().await;
+    wait_text(&c, "li.tenant .state", "Signed in", Duration::from_secs(15)).await;
+    emu.clear_requests();
+    // The proxy in front of the server throttles every attempt of one click (429 with an nginx
+    // page and Retry-After: 2); the app retries within the click, as many times as its policy
+    // allows, then gives up.
+    let attempts = RetryPolicy::default().attempts;
+    emu.inject_fault(
+        Fault::Throttled {
+            retry_after_secs: 2,
+        },
+        attempts,
+    );
+    click(&c, &row_button(A, "refresh")).await;
+    let shown = wait_text(
+        &c,
+        "li.tenant .result",
+        "The stored tokens were kept",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        shown.starts_with("The server is busy (too many requests): "),
+        "{shown}"
+    );
+    assert!(!shown.contains("Something went wrong"), "{shown}");
+    assert!(shown.contains("HTTP 429"), "{shown}");
+    assert!(
+        !shown.contains('<'),
+        "the proxy's HTML page is shown: {shown}"
+    );
+    let class = c
+        .find(Locator::Css("li.tenant .result"))
+        .await
+        .expect("result")
+        .attr("class")
+        .await
+        .expect("class")
+        .unwrap_or_default();
+    assert!(class.contains("error"), "{class}");
+    // Retried with the same (kept) refresh token, never sooner than Retry-After; no silent
+    // re-sign-in, which a dropped token would have started.
+    let tried = support::vbm_refreshes(&emu);
+    assert_eq!(tried.len(), attempts as usize, "{shown}");
+    assert!(
+        tried
+            .windows(2)
+            .all(|w| w[1].at - w[0].at >= Duration::from_millis(1900)),
+        "Retry-After not honoured"
+    );
+    assert_eq!(support::token_requests(&emu).len(), tried.len());
+    assert!(
+        support::stored_access_token(&engine, A).await == before,
+        "the stored access token changed"
+    );
+    let row = engine.status().expect("status").remove(0);
+    assert_eq!(row.state, TenantState::SignedIn, "{row:?}");
+    wait_text(&c, "li.tenant .state", "Signed in", Duration::from_secs(5)).await;
+
+    // The server is fine again: the next click renews the kept tokens.
+    click(&c, &row_button(A, "refresh")).await;
+    wait_text(
+        &c,
+        "li.tenant .result",
+        "Token refreshed",
+        Duration::from_secs(15),
+    )
+    .await;
+    let after = support::stored_access_token(&engine, A).await;
+    assert!(after != before, "the access token was not renewed");
+    assert_eq!(emu.stats().get("vbm_tokens_issued"), Some(&1));
+    support::assert_no_plaintext_secrets(dir.path(), &[&before, &after]);
+    let _ = c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display and tauri-driver; run with --ignored --test-threads=1"]
+async fn plain_file_storage_is_used_and_warned_about() {
+    let emu = support::emulators(3600).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = support::engine_with(dir.path(), StorageChoice::PlainFile);
+    support::add_tenant(&engine, &emu, A, true);
+    support::sign_in(&engine, &emu, A).await;
+    let before = support::stored_access_token(&engine, A).await;
+
+    let _driver = Driver::start_with_env(dir.path(), &[("VBM365_AUTH_STORAGE", "file")]);
+    let c = connect().await;
+    // The app reads the plain file (a keyring vault would show "Signed out") and says so.
+    wait_text(&c, "li.tenant .state", "Signed in", Duration::from_secs(15)).await;
+    wait_text(
+        &c,
+        "#plaintext-warning",
+        "plain file",
+        Duration::from_secs(5),
+    )
+    .await;
+    click(&c, &row_button(A, "refresh")).await;
+    wait_text(
+        &c,
+        "li.tenant .result",
+        "Token refreshed",
+        Duration::from_secs(15),
+    )
+    .await;
+    let after = support::stored_access_token(&engine, A).await;
+    assert!(
+        after != before,
+        "the renewed tokens are not in the plain file"
+    );
+    let plain = std::fs::read_to_string(dir.path().join("secrets.json")).expect("secrets.json");
+    assert!(plain.contains(&after));
+    assert!(!dir.path().join("vault.bin").exists());
     let _ = c.close().await;
 }
 
@@ -516,6 +672,7 @@ async fn conditional_access_block_is_explained() {
     let (_, message) = wait_failure(&c, "Blocked by a Conditional Access policy").await;
     assert!(message.contains("Conditional Access"), "{message}");
     assert!(message.contains("administrator"), "{message}");
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }
 
@@ -535,12 +692,13 @@ async fn tenant_authentication_disabled_is_explained() {
     let code = wait_code(&c).await;
     assert!(emu.approve(&code));
     let (_, message) =
-        wait_failure(&c, "Tenant authentication is disabled on the VBM365 server").await;
+        wait_failure(&c, "The VBM365 server refused the organization's sign-in").await;
     assert!(
         message.contains("Enable tenant authentication"),
         "{message}"
     );
     wait_text(&c, "li.tenant .state", "Signed out", Duration::from_secs(5)).await;
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }
 
@@ -568,6 +726,7 @@ async fn certificate_mismatch_is_a_hard_error_naming_both_fingerprints() {
         !config.contains(&emu.cert_sha256()),
         "the new certificate got pinned"
     );
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }
 
@@ -598,5 +757,6 @@ async fn unreachable_server_is_explained() {
     let (_, message) = wait_failure(&c, "The server cannot be reached").await;
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(message.contains("Check the server address"), "{message}");
+    support::assert_no_plaintext_secrets(dir.path(), &[]);
     let _ = c.close().await;
 }

@@ -95,6 +95,8 @@ async fn tray_menu_lists_tenants_and_switches_both_ways() {
     );
     assert!(menu.item("Refresh now").enabled);
     app.assert_running();
+    let token = stored_access_token(&engine, A).await;
+    assert_no_plaintext_secrets(dir.path(), &[&token]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,4 +152,6 @@ async fn tray_refresh_now_sends_exactly_one_refresh() {
     assert_eq!(stored_access_token(&engine, B).await, before_b);
     assert_eq!(status_of(&config, B)["state"], "signed_in");
     app.assert_running();
+    let after = stored_access_token(&engine, A).await;
+    assert_no_plaintext_secrets(dir.path(), &[&before, &after, &before_b]);
 }

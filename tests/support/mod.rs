@@ -1,7 +1,12 @@
-//! Harness shared by the tests of the real desktop app (`tray.rs`, `background.rs`, `e2e.rs`):
-//! emulators and signed-in tenants prepared through the core engine, the app started as a child
-//! process in the test's own X display and D-Bus session, the `vbm365-auth` CLI on the same config
-//! dir, and a small dbusmenu client for the tray.
+//! Harness shared by the tests of the real desktop app (`tray.rs`, `background.rs`, `faults.rs`,
+//! `e2e.rs`): emulators and signed-in tenants prepared through the core engine, the app started as
+//! a child process in the test's own X display and D-Bus session, the `vbm365-auth` CLI on the same
+//! config dir, and a small dbusmenu client for the tray.
+//!
+//! Secrets go where the app keeps them by default: the vault file sealed with a key in the OS
+//! keyring, here the throwaway Secret Service of `scripts/with-keyring`. The engine, the app and
+//! the CLI all find the key there; each test's fresh config dir has its own random vault id, so the
+//! tests never share a keyring entry.
 //!
 //! Every wait here is bounded; a timeout panics with what was last seen.
 
@@ -66,6 +71,34 @@ pub fn wait_for<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Opti
     }
 }
 
+/// Stops these processes: SIGTERM, and SIGKILL for those still running after 5 s. Processes that
+/// are gone already are skipped.
+pub fn terminate(pids: &[u32]) {
+    // Running, i.e. present in /proc and not a zombie waiting for its parent.
+    let alive = |p: &u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z")
+        })
+    };
+    let signal = |sig: &str, pids: Vec<u32>| {
+        if !pids.is_empty() {
+            let _ = Command::new("kill")
+                .arg(sig)
+                .args(pids.iter().map(u32::to_string))
+                .stderr(Stdio::null())
+                .status();
+        }
+    };
+    signal("-TERM", pids.iter().copied().filter(alive).collect());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(alive) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal("-KILL", pids.iter().copied().filter(alive).collect());
+}
+
 // ----- emulators and tenants -----------------------------------------------------------------
 
 /// Emulators polled every second, whose VBM365 tokens live `vbm_token_lifetime` seconds.
@@ -79,12 +112,61 @@ pub async fn emulators(vbm_token_lifetime: u64) -> Emulators {
     .expect("emulators")
 }
 
-/// An engine on `dir` with secrets in a plain file, as the app and CLI see them with
-/// `VBM365_AUTH_STORAGE=file`.
+/// An engine on `dir` with secrets where the app and the CLI keep them by default: the vault file
+/// sealed with a key in the OS keyring (the Secret Service of `scripts/with-keyring`). Each config
+/// dir has its own random vault id, so every test has its own keyring entry.
 pub fn engine(dir: &Path) -> Engine {
+    engine_with(dir, StorageChoice::Keyring)
+}
+
+/// An engine on `dir` with the given storage (`PlainFile`: as the app and CLI see it with
+/// `VBM365_AUTH_STORAGE=file`).
+pub fn engine_with(dir: &Path, storage: StorageChoice) -> Engine {
     let mut opts = EngineOptions::from_env(Some(dir.to_path_buf())).expect("options");
-    opts.storage = StorageChoice::PlainFile;
+    opts.storage = storage;
     Engine::open(opts).expect("engine")
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Checks that the secrets under `dir` (a config dir, or a test's temp dir holding one) are
+/// sealed: no plain-file vault (`secrets.json`) anywhere, and none of `known` (tokens the test
+/// saw) in any file.
+pub fn assert_no_plaintext_secrets(dir: &Path, known: &[&str]) {
+    for file in files_under(dir) {
+        assert!(
+            file.file_name().and_then(|n| n.to_str()) != Some("secrets.json"),
+            "secrets in plain text: {}",
+            file.display()
+        );
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in known.iter().filter(|s| !s.is_empty()) {
+            assert!(
+                !text.contains(secret),
+                "a token in plain text in {}",
+                file.display()
+            );
+        }
+    }
 }
 
 /// Saves a tenant on the emulators with `pin` as its certificate pin.
@@ -122,11 +204,22 @@ pub async fn stored_access_token(engine: &Engine, name: &str) -> String {
         .to_string()
 }
 
-fn grant(r: &RecordedRequest) -> Option<String> {
+/// A field of a recorded request's form body.
+pub fn form_field(r: &RecordedRequest, name: &str) -> Option<String> {
     r.form()
         .into_iter()
-        .find(|(k, _)| k == "grant_type")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v)
+}
+
+/// The `grant_type` of a recorded token request.
+pub fn grant(r: &RecordedRequest) -> Option<String> {
+    form_field(r, "grant_type")
+}
+
+/// A counter of [`Emulators::stats`] (absent counters are 0).
+pub fn stat(emu: &Emulators, name: &str) -> u64 {
+    emu.stats().get(name).copied().unwrap_or(0)
 }
 
 /// Every token request (both servers) the emulators received.
@@ -160,7 +253,7 @@ pub fn cli(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(cli_binary())
         .args(args)
         .env("VBM365_AUTH_CONFIG_DIR", dir)
-        .env("VBM365_AUTH_STORAGE", "file")
+        .env_remove("VBM365_AUTH_STORAGE")
         .stdin(Stdio::null())
         .output()
         .expect("run vbm365-auth");
@@ -207,20 +300,23 @@ pub struct App {
 }
 
 impl App {
-    /// Starts the app on `config_dir` (plain-file secrets); its stderr goes to `log`.
+    /// Starts the app on `config_dir` with its default storage (the OS keyring) and retry and
+    /// timeout settings; its stderr goes to `log`.
     pub fn start(config_dir: &Path, log: &Path) -> App {
         App::start_with_env(config_dir, log, &[])
     }
 
-    /// [`App::start`] with more environment variables.
+    /// [`App::start`] with more environment variables (they win over the defaults set here).
     pub fn start_with_env(config_dir: &Path, log: &Path, env: &[(&str, &str)]) -> App {
         require_desktop_session();
         let stderr = std::fs::File::create(log).expect("log file");
         let child = Command::new(app_binary())
-            .envs(env.iter().copied())
             .env("VBM365_AUTH_CONFIG_DIR", config_dir)
-            .env("VBM365_AUTH_STORAGE", "file")
+            .env_remove("VBM365_AUTH_STORAGE")
+            .env_remove("VBM365_AUTH_RETRY_BUDGET")
+            .env_remove("VBM365_AUTH_HTTP_TIMEOUT")
             .env("VBM365_AUTH_LOG", "vbm365_auth_app=info,warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
