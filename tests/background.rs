@@ -60,6 +60,9 @@ async fn short_lived_tokens_are_refreshed_before_expiry_without_a_click() {
     });
     assert_eq!(row["state"], "signed_in");
     assert!(app.log().contains("background refresh"), "{}", app.log());
+    // The renewed tokens went into the keyring-sealed vault, as the sign-in's did.
+    let token = stored_access_token(&engine, TENANT).await;
+    assert_no_plaintext_secrets(dir.path(), &[&token]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
