@@ -104,6 +104,14 @@ pub enum TenantCommand {
         #[arg(long, value_name = "PEM")]
         ca_file: Option<std::path::PathBuf>,
     },
+    /// Forget the pinned certificates and trusted certificate authorities of the tenant's server
+    /// (its host:port, shared by every tenant on that server).
+    Untrust {
+        tenant: String,
+        /// JSON on stdout: {"host_port","pins","ca_sha256","tenants"}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -140,7 +148,8 @@ impl Command {
             | Command::Status { json }
             | Command::Token { json, .. }
             | Command::Refresh { json, .. } => *json,
-            Command::Tenant(TenantCommand::List { json }) => *json,
+            Command::Tenant(TenantCommand::List { json })
+            | Command::Tenant(TenantCommand::Untrust { json, .. }) => *json,
             _ => false,
         }
     }
@@ -169,6 +178,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }) => tenant_trust_ca(&engine, &tenant, &file).await,
         Command::Tenant(TenantCommand::Trust { tenant, yes, .. }) => {
             tenant_trust(&engine, &tenant, yes).await
+        }
+        Command::Tenant(TenantCommand::Untrust { tenant, json }) => {
+            tenant_untrust(&engine, &tenant, json)
         }
         Command::Login {
             tenant,
@@ -224,7 +236,10 @@ fn touches_secrets(c: &Command) -> bool {
     !matches!(
         c,
         Command::Tenant(
-            TenantCommand::Add(_) | TenantCommand::List { .. } | TenantCommand::Trust { .. }
+            TenantCommand::Add(_)
+                | TenantCommand::List { .. }
+                | TenantCommand::Trust { .. }
+                | TenantCommand::Untrust { .. }
         ) | Command::Switch { .. }
     )
 }
@@ -380,6 +395,46 @@ async fn tenant_trust_ca(
             t.host_port
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tenant_untrust(engine: &Engine, tenant: &str, json: bool) -> Result<ExitCode> {
+    let r = engine.remove_trust(Some(tenant))?;
+    if json {
+        print_json(&json!(r));
+    }
+    if r.pins.is_empty() && r.ca_sha256.is_empty() {
+        eprintln!(
+            "Nothing was trusted for {} (no pinned certificate, no trusted CA); tenants on it: {}",
+            r.host_port,
+            r.tenants.join(", ")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for pin in &r.pins {
+        eprintln!(
+            "Forgot the pinned certificate of {}: SHA-256 {}",
+            r.host_port,
+            tls::pretty_fingerprint(pin)
+        );
+    }
+    for ca in &r.ca_sha256 {
+        eprintln!(
+            "Forgot the trusted CA of {}: SHA-256 {}",
+            r.host_port,
+            tls::pretty_fingerprint(ca)
+        );
+    }
+    eprintln!(
+        "Tenants on {} (all affected): {}",
+        r.host_port,
+        r.tenants.join(", ")
+    );
+    eprintln!(
+        "{} is now trusted only if the system's certificate authorities vouch for it; to trust it \
+         again: vbm365-auth tenant trust {tenant}",
+        r.host_port
+    );
     Ok(ExitCode::SUCCESS)
 }
 
