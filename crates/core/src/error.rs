@@ -68,7 +68,7 @@ pub enum Error {
     },
 
     /// A refresh failed for a reason that says nothing about the stored tokens; they were kept.
-    #[error("{tenant}: the tokens could not be refreshed ({} attempt{}): {source}. The stored tokens were kept; try again later", .attempts, if *.attempts == 1 { "" } else { "s" })]
+    #[error("{tenant}: the tokens could not be refreshed ({} attempt{}): {}. The stored tokens were kept; try again later", .attempts, if *.attempts == 1 { "" } else { "s" }, source.to_string().trim_end_matches('.'))]
     TokensKept {
         tenant: String,
         attempts: u32,

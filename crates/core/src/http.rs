@@ -320,6 +320,13 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = cur.source() {
         cur = next;
     }
+    if cur
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+    {
+        // rustls words this for developers, with a link to its manual.
+        return "the server closed the connection before the reply was complete".into();
+    }
     cur.to_string()
 }
 
