@@ -1,11 +1,12 @@
 # VBM365 Auth — developer commands. `make help` lists them.
-.PHONY: help setup build test demo demo-cli bench fmt lint deb
+.PHONY: help setup build test demo demo-cli bench soak fmt lint deb
 
 help:
 	@echo "make demo      build, start the emulators and open the desktop app with a demo tenant"
 	@echo "make demo-cli  build, start the emulators and walk through the sign-in with the CLI"
 	@echo "make test      install what is missing, fmt + clippy + all tests (what CI runs)"
 	@echo "make bench     benchmarks: prints a table of measured figures"
+	@echo "make soak      10-minute fault soak: app + 3 CLIs, 50 tenants (VBM365_SOAK_SECS=600)"
 	@echo "make deb       build the .deb package"
 
 setup:
@@ -25,6 +26,9 @@ demo: setup
 
 bench: setup
 	scripts/bench
+
+soak: setup
+	scripts/bench soak
 
 fmt:
 	cargo fmt --all
