@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "switch_tenant",
     "probe_certificate",
     "pin_certificate",
+    "remove_trust",
     "start_sign_in",
     "cancel_sign_in",
     "open_sign_in_page",

@@ -93,6 +93,7 @@ function row(t, result) {
   signIn.classList.toggle("primary", !hasTokens);
   for (const act of ["refresh", "copy", "test", "sign-out"]) $(`[data-act="${act}"]`, li).disabled = !hasTokens;
   $('[data-act="activate"]', li).hidden = t.active;
+  $('[data-act="untrust"]', li).hidden = !t.trusted;
   li.addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-act]");
     if (b) act(b.dataset.act, t, b);
@@ -141,6 +142,20 @@ async function act(action, t, button) {
       case "edit":
         openTenantForm(t);
         break;
+      case "untrust": {
+        const host = serverHost(t.server);
+        const sharing = snapshot.tenants.filter((x) => serverHost(x.server) === host).map((x) => x.name);
+        const others = sharing.length > 1 ? ` It is shared by every tenant on this server: ${sharing.join(", ")}.` : "";
+        if (await confirmDialog("Forget trusted certificate?",
+          `Forget the certificate (and any certificate authority) trusted for ${host}? The next sign-in to it asks again whether to trust its certificate.${others}`,
+          "Forget")) {
+          const r = await busy(button, () => invoke("remove_trust", { name }));
+          const what = [...r.pins, ...r.ca_sha256].map(fingerprint).join(", ");
+          render(await invoke("get_state"));
+          rowResult(name, what ? `Forgot the trusted certificate of ${r.host_port} (${what}).` : `Nothing was trusted for ${r.host_port}.`);
+        }
+        break;
+      }
       case "remove":
         if (await confirmDialog("Remove tenant?", `Sign out of ${name} and forget it on this computer?`, "Remove")) {
           render(await invoke("remove_tenant", { name }));
@@ -151,6 +166,12 @@ async function act(action, t, button) {
   } catch (e) {
     rowResult(name, `${errorTitle(e.code)}: ${errText(e)}`, true);
   }
+}
+
+/** `host:port` of a server URL (the default port filled in), as trust is kept per `host:port`. */
+function serverHost(server) {
+  const u = new URL(server);
+  return `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
 }
 
 // Ticking expiry.
@@ -199,9 +220,10 @@ export async function ensureTrusted(t) {
     // Unreachable now: let the sign-in report the error in its own words.
     return true;
   }
-  // A different pinned certificate is a hard error, never a "trust?" question: the sign-in
+  // Already trusted (the system's roots, a CA trusted for this server, or the pin): nothing to
+  // ask. A different pinned certificate is a hard error, never a "trust?" question: the sign-in
   // reports the mismatch with both fingerprints.
-  if (info.system_trusted || info.pinned || info.pin_mismatch) return true;
+  if (info.system_trusted || info.ca_trusted || info.pinned || info.pin_mismatch) return true;
   const d = $("#trust-dialog");
   $("#trust-host").textContent = info.host_port;
   $("#trust-fingerprint").textContent = fingerprint(info.sha256);

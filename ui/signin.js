@@ -16,7 +16,7 @@ const HINTS = {
   sign_in_declined: "The request was declined on the sign-in page. Try again and approve it.",
   device_code_expired: "Codes are valid for a limited time. Try again and enter the new code promptly.",
   conditional_access_blocked: "Your organization's Conditional Access policy blocked this sign-in. Ask your Microsoft 365 administrator.",
-  certificate_pin_mismatch: "The server presented a different certificate than the trusted one. If it was renewed on purpose, remove the old pin and trust the new certificate.",
+  certificate_pin_mismatch: "The server presented a different certificate than the trusted one. If it was renewed on purpose, choose Forget trusted certificate on the tenant, then sign in again to trust the new certificate.",
   certificate_untrusted: "Trust the server's certificate (you will be asked when you try again).",
   network: "Check the server address, that the server is running and that this computer can reach it.",
   timeout: "Check that the server is running and reachable.",

@@ -4,13 +4,13 @@
 use crate::desktop;
 use crate::error::{UiError, UiResult};
 use crate::signin::{self, SignInInfo};
-use crate::state::{AppState, SettingsView, Snapshot, TenantForm};
+use crate::state::{AppState, Probe, SettingsView, Snapshot, TenantForm};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
 use tauri::{AppHandle, Runtime, State};
 use vbm365_auth_core::vbm::ServiceInstance;
-use vbm365_auth_core::Engine;
+use vbm365_auth_core::{validate, Engine, RemovedTrust};
 
 /// A token copied or renewed, described without the token itself.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +27,9 @@ pub struct TrustInfo {
     pub sha256: String,
     /// The system's roots already vouch for it: no pin needed.
     pub system_trusted: bool,
+    /// A certificate authority the user trusts for this `host:port` vouches for it: no pin
+    /// needed (and none to offer: the CA decides).
+    pub ca_trusted: bool,
     /// This fingerprint is already pinned.
     pub pinned: bool,
     /// Other fingerprints are pinned for this server: the certificate changed. Not something to
@@ -77,27 +80,78 @@ pub fn switch_tenant(state: State<'_, AppState>, name: String) -> UiResult<Snaps
     state.snapshot()
 }
 
-/// Connects to the tenant's server and reports its certificate (nothing is pinned).
+/// Connects to the tenant's server and reports its certificate (nothing is pinned). The
+/// fingerprint seen is remembered for the tenant: it is the one `pin_certificate` accepts.
 #[tauri::command]
 pub async fn probe_certificate(state: State<'_, AppState>, name: String) -> UiResult<TrustInfo> {
-    let info = state.engine.probe_certificate(Some(&name)).await?;
+    let tenant = state.engine.config()?.resolve(Some(&name))?.name.clone();
+    let info = state.engine.probe_certificate(Some(&tenant)).await?;
     let cfg = state.engine.config()?;
     let pins = cfg.pins_for(&info.host_port);
     let pinned = pins.contains(&info.sha256);
+    state.remember_probe(
+        &tenant,
+        Probe {
+            host_port: info.host_port.clone(),
+            sha256: info.sha256.clone(),
+        },
+    );
     Ok(TrustInfo {
         pin_mismatch: !pins.is_empty() && !pinned,
         host_port: info.host_port,
         sha256: info.sha256,
         system_trusted: info.system_trusted,
+        ca_trusted: info.ca_trusted,
         pinned,
     })
 }
 
-/// Pins the certificate fingerprint the user accepted in the trust dialog.
+/// Code of the error `pin_certificate` gives for a fingerprint the app did not just see.
+pub const NOT_PROBED: &str = "certificate_not_probed";
+
+/// Pins the certificate fingerprint the user accepted in the trust dialog: only the one the last
+/// `probe_certificate` of this tenant saw on its current server, and only once (the page cannot
+/// pin a fingerprint of its own choosing).
 #[tauri::command(async)]
 pub fn pin_certificate(state: State<'_, AppState>, name: String, sha256: String) -> UiResult<()> {
-    state.engine.pin_certificate(Some(&name), &sha256)?;
+    let cfg = state.engine.config()?;
+    let profile = cfg.resolve(Some(&name))?;
+    let host_port = profile.server_host_port();
+    let given = validate::sha256_pin(&sha256)?;
+    let Some(probe) = state.take_probe(&profile.name) else {
+        return Err(UiError::new(
+            NOT_PROBED,
+            format!(
+                "the certificate of {host_port} was not checked just now: connect to the server \
+                 again to see the certificate it presents; nothing was trusted"
+            ),
+        ));
+    };
+    if probe.host_port != host_port || probe.sha256 != given {
+        return Err(UiError::new(
+            NOT_PROBED,
+            format!(
+                "{host_port} did not present the certificate with SHA-256 {given}; only the \
+                 certificate the server presented can be trusted; nothing was trusted"
+            ),
+        ));
+    }
+    if let Err(e) = state.engine.pin_certificate(Some(&profile.name), &given) {
+        // Not pinned: the user may try again with what was probed.
+        state.remember_probe(&profile.name, probe);
+        return Err(e.into());
+    }
+    state.poke();
     Ok(())
+}
+
+/// Forgets the pinned certificates and trusted certificate authorities of the tenant's server
+/// (`host:port`: every tenant on it is affected); its next connection asks again.
+#[tauri::command(async)]
+pub fn remove_trust(state: State<'_, AppState>, name: String) -> UiResult<RemovedTrust> {
+    let removed = state.engine.remove_trust(Some(&name))?;
+    state.poke();
+    Ok(removed)
 }
 
 /// Asks Microsoft for a device code, copies the user code and starts polling in the background

@@ -40,6 +40,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, engine: Arc<Engine>) -> tau
             commands::switch_tenant,
             commands::probe_certificate,
             commands::pin_certificate,
+            commands::remove_trust,
             commands::start_sign_in,
             commands::cancel_sign_in,
             commands::open_sign_in_page,

@@ -5,6 +5,7 @@ use crate::error::{UiError, UiResult};
 use crate::signin::SignInSlot;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use vbm365_auth_core::config::{ConfigStore, Settings};
@@ -18,6 +19,16 @@ pub struct AppState {
     pub signin: Mutex<Option<SignInSlot>>,
     /// Wakes the state monitor: something changed, re-read the status now.
     pub changed: Arc<Notify>,
+    /// The certificate each tenant's server presented to the last `probe_certificate`, by tenant
+    /// name: the only fingerprint `pin_certificate` accepts for it (once).
+    probes: Mutex<HashMap<String, Probe>>,
+}
+
+/// What a trust probe saw: the server (`host:port`) and its certificate's SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub host_port: String,
+    pub sha256: String,
 }
 
 impl AppState {
@@ -27,7 +38,24 @@ impl AppState {
             engine,
             signin: Mutex::new(None),
             changed: Arc::new(Notify::new()),
+            probes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Remembers what the probe of `tenant`'s server saw (replacing an earlier probe).
+    pub fn remember_probe(&self, tenant: &str, probe: Probe) {
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_string(), probe);
+    }
+
+    /// Takes (and forgets) the last probe of `tenant`'s server.
+    pub fn take_probe(&self, tenant: &str) -> Option<Probe> {
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant)
     }
 
     /// Tells the monitor (and through it the UI, tray and scheduler) to look again now.
@@ -57,6 +85,9 @@ pub struct TenantView {
     pub user: Option<String>,
     /// Why sign-in is required, or the error.
     pub detail: Option<String>,
+    /// A pinned certificate or a certificate authority is trusted for the tenant's server
+    /// (`host:port`, shared by every tenant on it): "Forget trusted certificate" has work to do.
+    pub trusted: bool,
 }
 
 impl From<&TenantStatus> for TenantView {
@@ -74,6 +105,7 @@ impl From<&TenantStatus> for TenantView {
             expires_at: s.expires_at,
             user: s.user_name.clone(),
             detail: s.detail.clone(),
+            trusted: false,
         }
     }
 }
@@ -111,7 +143,17 @@ pub fn snapshot(engine: &Engine) -> UiResult<Snapshot> {
     let status = engine.status()?;
     let cfg = engine.config()?;
     Ok(Snapshot {
-        tenants: status.iter().map(TenantView::from).collect(),
+        tenants: status
+            .iter()
+            .map(|s| {
+                let hp = s.profile.server_host_port();
+                TenantView {
+                    trusted: !cfg.pins_for(&hp).is_empty()
+                        || cfg.trusted_cas.get(&hp).is_some_and(|c| !c.is_empty()),
+                    ..TenantView::from(s)
+                }
+            })
+            .collect(),
         settings: SettingsView::from(&cfg.settings),
         plaintext_storage: engine.uses_plaintext_storage()?,
         config_dir: engine.config_dir().display().to_string(),
