@@ -36,6 +36,8 @@ use zeroize::Zeroizing;
 const MAGIC: &[u8; 8] = b"VBMVAULT";
 const FORMAT: u8 = 1;
 const NONCE_LEN: usize = 12;
+/// How long a read trusts the key it read from the keyring (writes always read it again).
+const KEY_CACHE_AGE: Duration = Duration::from_secs(2);
 /// How long a writer waits for another process's vault write.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -80,7 +82,8 @@ pub struct Vault {
     account: String,
     vault_id: String,
     protection: Protection,
-    key: Mutex<Option<Zeroizing<[u8; 32]>>>,
+    /// The key as last read from the keyring, and when.
+    key: Mutex<Option<(Zeroizing<[u8; 32]>, std::time::Instant)>>,
 }
 
 impl Vault {
@@ -118,11 +121,10 @@ impl Vault {
     /// Read-modify-write under the cross-process vault lock. The closure sees the newest contents.
     pub async fn update<T>(&self, edit: impl FnOnce(&mut VaultData) -> T) -> Result<T> {
         let _lock = FileLock::acquire(&self.lock_path, "the token vault", LOCK_WAIT).await?;
-        if !self.path.exists() {
-            // Another process may have destroyed the vault and its key (`logout --all`): never
-            // seal a new file with a key that is no longer in the keyring.
-            self.forget_key();
-        }
+        // Every write reads the key from the keyring again: another process may have deleted it
+        // (`logout --all`) or replaced it, and a vault must never be sealed under a key that is no
+        // longer there (its tokens would be lost for everyone).
+        self.forget_key();
         let mut data = self.load()?;
         let out = edit(&mut data);
         self.store(&data)?;
@@ -207,8 +209,11 @@ impl Vault {
             unreachable!("plain files have no key")
         };
         let mut cached = self.key.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(k) = cached.as_ref() {
-            return Ok(k.clone());
+        if let Some((k, at)) = cached.as_ref() {
+            // Reads trust a recent lookup; a key deleted meanwhile is noticed within this time.
+            if at.elapsed() < KEY_CACHE_AGE {
+                return Ok(k.clone());
+            }
         }
         let b64 = base64::engine::general_purpose::STANDARD;
         let key = match ks.get(&self.account)? {
@@ -228,7 +233,7 @@ impl Vault {
             }
             None => return Err(Error::VaultKeyMissing),
         };
-        *cached = Some(key.clone());
+        *cached = Some((key.clone(), std::time::Instant::now()));
         Ok(key)
     }
 }

@@ -222,7 +222,7 @@ async fn a_long_running_process_follows_a_vault_key_that_changed_under_it() {
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(MemoryKeyring::default());
     let app = keyring_engine(dir.path(), keys.clone());
-    let cli = keyring_engine(dir.path(), keys);
+    let cli = keyring_engine(dir.path(), keys.clone());
     add(&app, &emu, "a.onmicrosoft.com");
     sign_in(&app, "a.onmicrosoft.com").await;
     assert_eq!(app.status().unwrap()[0].state, TenantState::SignedIn);
@@ -233,7 +233,19 @@ async fn a_long_running_process_follows_a_vault_key_that_changed_under_it() {
     assert_eq!(app.status().unwrap()[0].state, TenantState::SignedIn);
     app.refresh(None).await.unwrap();
     assert_eq!(cli.status().unwrap()[0].state, TenantState::SignedIn);
-    // And after another `logout --all` alone, its next write does not revive the deleted key.
+    // The key deleted outright (not by this product): the next write finds out at once and seals
+    // nothing; reads find out within the key cache's age, and the state says so.
+    let bytes = std::fs::read(dir.path().join("vault.bin")).unwrap();
+    keys.0.lock().unwrap().clear();
+    assert_eq!(
+        app.refresh(None).await.unwrap_err().code(),
+        "vault_key_missing"
+    );
+    assert_eq!(std::fs::read(dir.path().join("vault.bin")).unwrap(), bytes);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let st = app.status().unwrap();
+    assert_eq!(st[0].state, TenantState::Error, "{st:?}");
+    // And after `logout --all`, its next write does not revive the deleted key.
     cli.logout_all().await.unwrap();
     assert_eq!(
         app.refresh(None).await.unwrap_err().code(),
