@@ -253,7 +253,7 @@ mod tests {
         let p = form("Contoso.onmicrosoft.com", "https://vbm.example:4443")
             .into_profile()
             .unwrap();
-        assert_eq!(p.name, "contoso.onmicrosoft.com");
+        assert_eq!(p.name, "Contoso.onmicrosoft.com", "kept as typed");
         assert_eq!(p.api_version, ApiVersion::V7);
         assert_eq!(p.authority.as_str(), "https://login.microsoftonline.com/");
     }
