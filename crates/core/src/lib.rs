@@ -12,6 +12,8 @@ pub mod http;
 mod json;
 pub mod keystore;
 pub mod msid;
+#[cfg(test)]
+mod proptests;
 pub mod proxy;
 pub mod secret;
 pub mod session;

@@ -273,7 +273,7 @@ fn bad(detail: String) -> Error {
     }
 }
 
-fn token_response(reply: Reply) -> Result<MsTokenResponse> {
+pub(crate) fn token_response(reply: Reply) -> Result<MsTokenResponse> {
     let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
     if json::string(&o, "access_token").is_none() {
         return Err(bad("the token reply has no 'access_token'".into()));
@@ -292,7 +292,7 @@ fn token_response(reply: Reply) -> Result<MsTokenResponse> {
 /// `temporarily_unavailable`, `server_error` and any reply with a transient status (429, 5xx, …),
 /// which become [`Error::ServerFailure`] with the `Retry-After` Microsoft sent; a reply that is not
 /// Microsoft's JSON (a proxy's page) is a [`Error::ServerFailure`] too.
-fn identity_error(reply: &Reply) -> Error {
+pub(crate) fn identity_error(reply: &Reply) -> Error {
     let parsed =
         json::object(&reply.body).and_then(|o| json::string(&o, "error").map(|error| (error, o)));
     let Some((error, o)) = parsed else {

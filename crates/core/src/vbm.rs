@@ -148,7 +148,7 @@ fn bad(detail: String) -> Error {
 
 /// A token reply; `sent` are the secrets the request carried, redacted from an error message
 /// should the server echo them.
-fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
+pub(crate) fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
     if reply.status != 200 {
         return Err(server_error(&reply, sent));
     }
@@ -200,7 +200,7 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 /// with the server's own JSON error (`RESTExceptionInfo` `{"message", "errorCode"?}`, or
 /// OAuth-style `{"error", "error_description"}`) is a refusal; anything else (5xx, 429, a proxy's
 /// HTML page, an empty body) is a [`Error::ServerFailure`] that says nothing about the tokens.
-fn server_error(reply: &Reply, sent: &[&str]) -> Error {
+pub(crate) fn server_error(reply: &Reply, sent: &[&str]) -> Error {
     let own_message = json::object(&reply.body).and_then(|o| {
         json::string(&o, "message")
             .or_else(|| json::string(&o, "error_description"))
