@@ -17,7 +17,7 @@ use vbm365_auth_core::config::{ConfigStore, TenantProfile};
 use vbm365_auth_core::keystore::OsKeyring;
 use vbm365_auth_core::vault::{Protection, TenantSecrets, Vault};
 use vbm365_auth_core::vbm::VbmTokens;
-use vbm365_auth_core::Secret;
+use vbm365_auth_core::{VbmAccessToken, VbmRefreshToken};
 use vbm365_emulator::{EmulatorOptions, Emulators};
 
 struct Row {
@@ -256,8 +256,8 @@ async fn fixture(emu: &Emulators, n: usize) -> Fixture {
         .map(|t| {
             let m = emu.mint_vbm_tokens(&t.name, "v8");
             let tokens = VbmTokens {
-                access_token: Secret::new(m.access_token),
-                refresh_token: Secret::new(m.refresh_token),
+                access_token: VbmAccessToken::new(m.access_token),
+                refresh_token: VbmRefreshToken::new(m.refresh_token),
                 token_type: "bearer".into(),
                 issued_at: now,
                 expires_at: now + chrono::Duration::seconds(m.expires_in as i64),

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::proxy::{self, ProxyRules};
-use crate::secret::Secret;
+use crate::secret::VbmAccessToken;
 use crate::tls::{self, PinningVerifier, Pins};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -200,7 +200,7 @@ impl Http {
         &self,
         url: &Url,
         fields: &[(&str, &str)],
-        bearer: Option<&Secret>,
+        bearer: Option<&VbmAccessToken>,
     ) -> Result<Reply> {
         let body = form_body(fields);
         let mut req = self
@@ -219,7 +219,7 @@ impl Http {
     }
 
     /// GET with an optional bearer token.
-    pub async fn get(&self, url: &Url, bearer: Option<&Secret>) -> Result<Reply> {
+    pub async fn get(&self, url: &Url, bearer: Option<&VbmAccessToken>) -> Result<Reply> {
         let mut req = self
             .client(url)?
             .get(url.clone())

@@ -26,7 +26,7 @@ pub mod vbm;
 
 pub use config::{ApiVersion, Config, TenantProfile};
 pub use error::{Error, Result};
-pub use secret::Secret;
+pub use secret::{Assertion, DeviceCode, MsRefreshToken, Secret, VbmAccessToken, VbmRefreshToken};
 pub use session::{
     AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, RemovedTrust, SignInEvent,
     StorageChoice, TenantState, TenantStatus, TenantUpdate,

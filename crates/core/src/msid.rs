@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::failure::{self, Verdict};
 use crate::http::{describe_non_json, Http, Reply};
 use crate::json;
-use crate::secret::Secret;
+use crate::secret::{Assertion, DeviceCode, MsRefreshToken};
 use crate::text;
 use std::future::Future;
 use std::time::Duration;
@@ -31,7 +31,7 @@ const SERVICE: &str = "the Microsoft identity platform";
 /// The device authorization response (step 1).
 #[derive(Debug, Clone)]
 pub struct DeviceAuthorization {
-    pub device_code: Secret,
+    pub device_code: DeviceCode,
     pub user_code: String,
     pub verification_uri: String,
     pub expires_in: u64,
@@ -43,8 +43,8 @@ pub struct DeviceAuthorization {
 /// VBM365 assertion byte for byte.
 #[derive(Debug, Clone)]
 pub struct MsTokenResponse {
-    pub raw: Secret,
-    pub refresh_token: Option<Secret>,
+    pub raw: Assertion,
+    pub refresh_token: Option<MsRefreshToken>,
 }
 
 /// One poll's outcome.
@@ -167,7 +167,7 @@ impl IdentityClient {
     }
 
     /// Step 3: one `POST /token` with the device code.
-    pub async fn poll(&self, profile: &TenantProfile, device_code: &Secret) -> Poll {
+    pub async fn poll(&self, profile: &TenantProfile, device_code: &DeviceCode) -> Poll {
         let url = match endpoint(profile, "token") {
             Ok(u) => u,
             Err(e) => return Poll::Fatal(e),
@@ -208,7 +208,7 @@ impl IdentityClient {
     pub async fn refresh(
         &self,
         profile: &TenantProfile,
-        refresh_token: &Secret,
+        refresh_token: &MsRefreshToken,
     ) -> Result<MsTokenResponse> {
         let url = endpoint(profile, "token")?;
         let reply = self
@@ -255,7 +255,7 @@ pub(crate) fn device_authorization(reply: &Reply) -> Result<DeviceAuthorization>
         );
     }
     Ok(DeviceAuthorization {
-        device_code: Secret::new(field("device_code")?),
+        device_code: DeviceCode::new(field("device_code")?),
         user_code: text::shown(&field("user_code")?, 64),
         verification_uri: json::string(&o, "verification_uri")
             .or_else(|| json::string(&o, "verification_url"))
@@ -278,11 +278,11 @@ pub(crate) fn token_response(reply: Reply) -> Result<MsTokenResponse> {
     if json::string(&o, "access_token").is_none() {
         return Err(bad("the token reply has no 'access_token'".into()));
     }
-    let refresh_token = json::string(&o, "refresh_token").map(Secret::new);
+    let refresh_token = json::string(&o, "refresh_token").map(MsRefreshToken::new);
     let raw =
         String::from_utf8(reply.body).map_err(|_| bad("the token reply is not UTF-8".into()))?;
     Ok(MsTokenResponse {
-        raw: Secret::new(raw),
+        raw: Assertion::new(raw),
         refresh_token,
     })
 }
@@ -358,7 +358,7 @@ mod tests {
 
     fn ok() -> Poll {
         Poll::Done(MsTokenResponse {
-            raw: Secret::new("{}"),
+            raw: Assertion::new("{}"),
             refresh_token: None,
         })
     }

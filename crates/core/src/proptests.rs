@@ -13,7 +13,7 @@ use crate::http::{describe_non_json, Reply};
 use crate::msid::{self, MAX_DEVICE_CODE_LIFETIME, MAX_INTERVAL};
 use crate::vault::tests::MemoryKeyStore;
 use crate::vault::{Protection, TenantSecrets, Vault, VaultData};
-use crate::{tls, validate, vbm, Secret};
+use crate::{tls, validate, vbm};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -645,7 +645,7 @@ fn sealed_vault(dir: &std::path::Path) -> (Arc<MemoryKeyStore>, Vec<u8>) {
             d.tenants.insert(
                 "t".into(),
                 TenantSecrets {
-                    ms_refresh_token: Some(Secret::new("SENTINEL-MS-RT")),
+                    ms_refresh_token: Some(crate::MsRefreshToken::new("SENTINEL-MS-RT")),
                     generation: 1,
                     ..Default::default()
                 },
@@ -748,7 +748,7 @@ proptest! {
         }
         match v.load() {
             Ok(data) => {
-                let back: VaultData = serde_json::from_slice(&bytes).unwrap();
+                let back: VaultData = crate::vault::stored::from_json(&bytes).unwrap();
                 prop_assert_eq!(data, back);
             }
             Err(e) => {

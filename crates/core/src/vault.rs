@@ -21,12 +21,11 @@
 use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock};
 use crate::keystore::KeyStore;
-use crate::secret::Secret;
+use crate::secret::{MsRefreshToken, Secret};
 use crate::vbm::VbmTokens;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,28 +41,140 @@ const KEY_CACHE_AGE: Duration = Duration::from_secs(2);
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Secrets of one tenant.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantSecrets {
     /// The VBM365 access/refresh pair.
-    #[serde(default)]
     pub vbm: Option<VbmTokens>,
     /// Microsoft refresh token for silent re-sign-in ("Remember Microsoft sign-in").
-    #[serde(default)]
-    pub ms_refresh_token: Option<Secret>,
+    pub ms_refresh_token: Option<MsRefreshToken>,
     /// Set when refresh and silent re-sign-in both failed: why the user must sign in.
-    #[serde(default)]
     pub sign_in_required: Option<String>,
     /// Bumped on every change of this entry; lets a process that waited for a lock see that another
     /// process stored new tokens meanwhile.
-    #[serde(default)]
     pub generation: u64,
 }
 
-/// The decrypted vault.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// The decrypted vault. Not serializable itself: [`stored`] is the one place that writes secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VaultData {
-    #[serde(default)]
     pub tenants: BTreeMap<String, TenantSecrets>,
+}
+
+/// The vault's JSON, the only serialized form of secrets in the product. Writing borrows the
+/// secrets (no plaintext copies); reading moves each string into its secret type.
+pub(crate) mod stored {
+    use super::{TenantSecrets, VaultData};
+    use crate::secret::{MsRefreshToken, VbmAccessToken, VbmRefreshToken};
+    use crate::vbm::VbmTokens;
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Serialize};
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize)]
+    struct VaultOut<'a> {
+        tenants: BTreeMap<&'a str, TenantOut<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct TenantOut<'a> {
+        vbm: Option<TokensOut<'a>>,
+        ms_refresh_token: Option<&'a str>,
+        sign_in_required: &'a Option<String>,
+        generation: u64,
+    }
+
+    #[derive(Serialize)]
+    struct TokensOut<'a> {
+        access_token: &'a str,
+        refresh_token: &'a str,
+        token_type: &'a str,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        user_name: &'a Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct VaultIn {
+        #[serde(default)]
+        tenants: BTreeMap<String, TenantIn>,
+    }
+
+    #[derive(Deserialize)]
+    struct TenantIn {
+        #[serde(default)]
+        vbm: Option<TokensIn>,
+        #[serde(default)]
+        ms_refresh_token: Option<String>,
+        #[serde(default)]
+        sign_in_required: Option<String>,
+        #[serde(default)]
+        generation: u64,
+    }
+
+    #[derive(Deserialize)]
+    struct TokensIn {
+        access_token: String,
+        refresh_token: String,
+        token_type: String,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        #[serde(default)]
+        user_name: Option<String>,
+    }
+
+    pub(crate) fn to_json(data: &VaultData) -> serde_json::Result<Vec<u8>> {
+        let out = VaultOut {
+            tenants: data
+                .tenants
+                .iter()
+                .map(|(name, t)| {
+                    let vbm = t.vbm.as_ref().map(|v| TokensOut {
+                        access_token: v.access_token.expose(),
+                        refresh_token: v.refresh_token.expose(),
+                        token_type: &v.token_type,
+                        issued_at: v.issued_at,
+                        expires_at: v.expires_at,
+                        user_name: &v.user_name,
+                    });
+                    let tenant = TenantOut {
+                        vbm,
+                        ms_refresh_token: t.ms_refresh_token.as_ref().map(|m| m.expose()),
+                        sign_in_required: &t.sign_in_required,
+                        generation: t.generation,
+                    };
+                    (name.as_str(), tenant)
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&out)
+    }
+
+    pub(crate) fn from_json(bytes: &[u8]) -> serde_json::Result<VaultData> {
+        let read: VaultIn = serde_json::from_slice(bytes)?;
+        Ok(VaultData {
+            tenants: read
+                .tenants
+                .into_iter()
+                .map(|(name, t)| {
+                    let vbm = t.vbm.map(|v| VbmTokens {
+                        access_token: VbmAccessToken::new(v.access_token),
+                        refresh_token: VbmRefreshToken::new(v.refresh_token),
+                        token_type: v.token_type,
+                        issued_at: v.issued_at,
+                        expires_at: v.expires_at,
+                        user_name: v.user_name,
+                    });
+                    let secrets = TenantSecrets {
+                        vbm,
+                        ms_refresh_token: t.ms_refresh_token.map(MsRefreshToken::new),
+                        sign_in_required: t.sign_in_required,
+                        generation: t.generation,
+                    };
+                    (name, secrets)
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Where the vault lives and how it is protected.
@@ -163,8 +274,7 @@ impl Vault {
     }
 
     fn store(&self, data: &VaultData) -> Result<()> {
-        let json =
-            Zeroizing::new(serde_json::to_vec(data).map_err(|e| self.corrupt(e.to_string()))?);
+        let json = Zeroizing::new(stored::to_json(data).map_err(|e| self.corrupt(e.to_string()))?);
         let bytes = match &self.protection {
             Protection::PlainFile => json.to_vec(),
             Protection::Keyring(_) => {
@@ -192,7 +302,7 @@ impl Vault {
                 }
             }
         };
-        serde_json::from_slice(&json).map_err(|e| self.corrupt(e.to_string()))
+        stored::from_json(&json).map_err(|e| self.corrupt(e.to_string()))
     }
 
     fn corrupt(&self, detail: String) -> Error {
@@ -327,7 +437,7 @@ pub(crate) mod tests {
 
     fn sample() -> TenantSecrets {
         TenantSecrets {
-            ms_refresh_token: Some(Secret::new("SENTINEL-MS-RT")),
+            ms_refresh_token: Some(MsRefreshToken::new("SENTINEL-MS-RT")),
             generation: 1,
             ..Default::default()
         }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::failure;
 use crate::http::{describe_non_json, Http, Reply};
 use crate::json;
-use crate::secret::Secret;
+use crate::secret::{Assertion, VbmAccessToken, VbmRefreshToken};
 use crate::text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,15 +15,14 @@ use url::Url;
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const SERVICE: &str = "the VBM365 server";
 
-/// A VBM365 token pair with its lifetime.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// A VBM365 token pair with its lifetime. Not serializable: the vault writes it in its own form.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VbmTokens {
-    pub access_token: Secret,
-    pub refresh_token: Secret,
+    pub access_token: VbmAccessToken,
+    pub refresh_token: VbmRefreshToken,
     pub token_type: String,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    #[serde(default)]
     pub user_name: Option<String>,
 }
 
@@ -62,7 +61,7 @@ impl VbmClient {
     pub async fn exchange_assertion(
         &self,
         profile: &TenantProfile,
-        assertion: &Secret,
+        assertion: &Assertion,
     ) -> Result<VbmTokens> {
         let mut fields = vec![
             ("grant_type", JWT_BEARER_GRANT),
@@ -88,7 +87,7 @@ impl VbmClient {
     pub async fn refresh(
         &self,
         profile: &TenantProfile,
-        refresh_token: &Secret,
+        refresh_token: &VbmRefreshToken,
     ) -> Result<VbmTokens> {
         let mut fields = vec![
             ("grant_type", "refresh_token"),
@@ -103,7 +102,7 @@ impl VbmClient {
     }
 
     /// `POST /vN/token/logout` (v7+). v6 has no logout: nothing is sent.
-    pub async fn logout(&self, profile: &TenantProfile, access: &Secret) -> Result<()> {
+    pub async fn logout(&self, profile: &TenantProfile, access: &VbmAccessToken) -> Result<()> {
         if !profile.api_version.has_logout() {
             return Ok(());
         }
@@ -122,7 +121,7 @@ impl VbmClient {
     pub async fn service_instance(
         &self,
         profile: &TenantProfile,
-        access: &Secret,
+        access: &VbmAccessToken,
     ) -> Result<ServiceInstance> {
         let reply = self
             .http
@@ -157,8 +156,8 @@ pub(crate) fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
     let need = |k: &str| {
         json::string(&o, k).ok_or_else(|| bad(format!("the token reply has no valid '{k}'")))
     };
-    let access_token = Secret::new(need("access_token")?);
-    let refresh_token = Secret::new(need("refresh_token")?);
+    let access_token = VbmAccessToken::new(need("access_token")?);
+    let refresh_token = VbmRefreshToken::new(need("refresh_token")?);
     let issued_at = json::string(&o, ".issued")
         .and_then(|s| parse_date(&s))
         .unwrap_or(received);

@@ -6,7 +6,7 @@ use vbm365_auth_core::http::{Http, Timeouts};
 use vbm365_auth_core::msid::{IdentityClient, Poll};
 use vbm365_auth_core::validate;
 use vbm365_auth_core::vbm::VbmClient;
-use vbm365_auth_core::{ApiVersion, Secret};
+use vbm365_auth_core::ApiVersion;
 use vbm365_emulator::{EmulatorOptions, Emulators, Server};
 
 const TENANT: &str = "fabrikam.onmicrosoft.com";
@@ -90,7 +90,10 @@ async fn poll_outcomes_from_the_identity_platform() {
         Poll::SlowDown
     ));
     // An unknown device code.
-    match ms.poll(&p, &Secret::new("not-a-device-code")).await {
+    match ms
+        .poll(&p, &vbm365_auth_core::DeviceCode::new("not-a-device-code"))
+        .await
+    {
         Poll::Fatal(e) => assert_eq!(e.code(), "bad_verification_code", "{e}"),
         other => panic!("{other:?}"),
     }
@@ -167,7 +170,7 @@ async fn vbm_token_endpoint_accepts_both_date_formats_and_tests_the_connection()
             let p = profile(&emu, v);
             let m = emu.mint_vbm_tokens(TENANT, v.as_str());
             let t = vbm
-                .refresh(&p, &Secret::new(m.refresh_token))
+                .refresh(&p, &vbm365_auth_core::VbmRefreshToken::new(m.refresh_token))
                 .await
                 .unwrap();
             assert!(t.expires_at > chrono::Utc::now());
@@ -181,7 +184,7 @@ async fn vbm_token_endpoint_accepts_both_date_formats_and_tests_the_connection()
                 "{v}"
             );
             let e = vbm
-                .service_instance(&p, &Secret::new("wrong"))
+                .service_instance(&p, &vbm365_auth_core::VbmAccessToken::new("wrong"))
                 .await
                 .unwrap_err();
             assert_eq!(e.code(), "server_rejected");

@@ -27,7 +27,7 @@ use crate::http::{Http, Timeouts};
 use crate::keystore::{KeyStore, OsKeyring};
 pub use crate::msid::SignInEvent;
 use crate::msid::{self, DeviceAuthorization, IdentityClient, MsTokenResponse};
-use crate::secret::Secret;
+use crate::secret::{MsRefreshToken, VbmAccessToken};
 use crate::tls;
 use crate::trust::{self, CertificateInfo};
 use crate::validate;
@@ -158,7 +158,7 @@ pub struct TenantStatus {
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     pub tenant: String,
-    pub access_token: Secret,
+    pub access_token: VbmAccessToken,
     pub token_type: String,
     pub expires_at: DateTime<Utc>,
 }

@@ -11,20 +11,20 @@ const BATCH_CONCURRENCY: usize = 128;
 enum Renewal {
     Renewed {
         tokens: VbmTokens,
-        ms_refresh: Option<Option<Secret>>,
+        ms_refresh: Option<Option<MsRefreshToken>>,
     },
     /// The VBM365 tokens are dead. `ms_refresh`: a Microsoft refresh token rotated on the way,
     /// kept (a later refresh or sign-in can still use it).
     SignInRequired {
         reason: String,
-        ms_refresh: Option<Secret>,
+        ms_refresh: Option<MsRefreshToken>,
     },
     /// Nothing says the tokens are dead (network, certificate, garbled reply): keep them, and keep
     /// a Microsoft refresh token rotated on the way.
     Failed {
         error: Error,
         attempts: u32,
-        ms_refresh: Option<Secret>,
+        ms_refresh: Option<MsRefreshToken>,
     },
 }
 
@@ -260,7 +260,7 @@ impl Engine {
         &self,
         clients: &Clients,
         profile: &TenantProfile,
-        ms_rt: &Secret,
+        ms_rt: &MsRefreshToken,
     ) -> Renewal {
         let tried = failure::retry(&self.retry, || clients.ms.refresh(profile, ms_rt)).await;
         let ms_token = match tried.result {

@@ -106,7 +106,7 @@ impl Engine {
     }
 }
 
-pub(super) fn remembered(profile: &TenantProfile, t: &MsTokenResponse) -> Option<Secret> {
+pub(super) fn remembered(profile: &TenantProfile, t: &MsTokenResponse) -> Option<MsRefreshToken> {
     profile
         .remember_ms_sign_in
         .then(|| t.refresh_token.clone())
