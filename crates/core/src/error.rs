@@ -2,6 +2,7 @@
 //! CLI (`--json`) and the desktop UI branch on. Messages are for people and never contain secrets.
 
 use crate::failure::{self, Verdict};
+use crate::msid::OAuthError;
 use std::time::Duration;
 
 /// Result alias of the core.
@@ -29,7 +30,7 @@ pub enum Error {
     /// The Microsoft identity platform answered with an OAuth error.
     #[error("{}", identity_message(.error, .aadsts, .description))]
     Identity {
-        error: String,
+        error: OAuthError,
         aadsts: Option<u32>,
         description: Option<String>,
     },
@@ -159,19 +160,31 @@ fn retry_hint(retry_after: &Option<Duration>) -> String {
     }
 }
 
-fn identity_message(error: &str, aadsts: &Option<u32>, description: &Option<String>) -> String {
+fn identity_message(
+    error: &OAuthError,
+    aadsts: &Option<u32>,
+    description: &Option<String>,
+) -> String {
     let plain = match error {
-        "authorization_declined" | "access_denied" => "the sign-in was declined".to_string(),
-        "expired_token" => "the sign-in code expired before it was used".to_string(),
-        "bad_verification_code" => "Microsoft did not recognise the sign-in code".to_string(),
-        "invalid_grant" => match aadsts {
+        OAuthError::AuthorizationDeclined | OAuthError::AccessDenied => {
+            "the sign-in was declined".to_string()
+        }
+        OAuthError::ExpiredToken => "the sign-in code expired before it was used".to_string(),
+        OAuthError::BadVerificationCode => {
+            "Microsoft did not recognise the sign-in code".to_string()
+        }
+        OAuthError::InvalidGrant => match aadsts {
             Some(53003) => "access was blocked by a Conditional Access policy of the tenant".into(),
             _ => "Microsoft refused the grant".into(),
         },
-        "interaction_required" => "Microsoft needs you to sign in interactively again".into(),
-        "consent_required" => "Microsoft needs consent for the requested access".into(),
-        "invalid_client" | "unauthorized_client" => "Microsoft refused the client id".into(),
-        "invalid_scope" => "Microsoft refused the requested scope".into(),
+        OAuthError::InteractionRequired => {
+            "Microsoft needs you to sign in interactively again".into()
+        }
+        OAuthError::ConsentRequired => "Microsoft needs consent for the requested access".into(),
+        OAuthError::InvalidClient | OAuthError::UnauthorizedClient => {
+            "Microsoft refused the client id".into()
+        }
+        OAuthError::InvalidScope => "Microsoft refused the requested scope".into(),
         other => format!("Microsoft answered '{other}'"),
     };
     let mut out = plain;
@@ -204,12 +217,14 @@ impl Error {
             Error::TenantExists(_) => "tenant_exists",
             Error::NoActiveTenant => "no_active_tenant",
             Error::SignInRequired { .. } => "sign_in_required",
-            Error::Identity { error, aadsts, .. } => match (error.as_str(), aadsts) {
-                ("authorization_declined" | "access_denied", _) => "sign_in_declined",
-                ("expired_token", _) => "device_code_expired",
-                ("bad_verification_code", _) => "bad_verification_code",
-                ("invalid_grant", Some(53003)) => "conditional_access_blocked",
-                ("invalid_grant", _) => "invalid_grant",
+            Error::Identity { error, aadsts, .. } => match (error, aadsts) {
+                (OAuthError::AuthorizationDeclined | OAuthError::AccessDenied, _) => {
+                    "sign_in_declined"
+                }
+                (OAuthError::ExpiredToken, _) => "device_code_expired",
+                (OAuthError::BadVerificationCode, _) => "bad_verification_code",
+                (OAuthError::InvalidGrant, Some(53003)) => "conditional_access_blocked",
+                (OAuthError::InvalidGrant, _) => "invalid_grant",
                 _ => "identity_error",
             },
             Error::DeviceCodeExpired => "device_code_expired",
@@ -283,7 +298,7 @@ mod tests {
     #[test]
     fn conditional_access_is_named_with_its_code() {
         let e = Error::Identity {
-            error: "invalid_grant".into(),
+            error: OAuthError::InvalidGrant,
             aadsts: Some(53003),
             description: Some("AADSTS53003: Access has been blocked by Conditional Access policies.\r\nTrace ID: x".into()),
         };
@@ -340,7 +355,7 @@ mod tests {
         assert_eq!(failure(429, true).code(), "throttled");
         assert_eq!(failure(407, false).code(), "proxy_auth_required");
         let identity = |error: &str| Error::Identity {
-            error: error.into(),
+            error: OAuthError::parse(error),
             aadsts: None,
             description: None,
         };

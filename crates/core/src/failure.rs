@@ -20,6 +20,7 @@
 //! `error` field and header values decide.
 
 use crate::error::Error;
+use crate::msid::OAuthError;
 use rand::Rng;
 use std::future::Future;
 use std::time::Duration;
@@ -36,17 +37,20 @@ pub enum Verdict {
     Persistent,
 }
 
-/// OAuth `error` values of Microsoft that mean the grant (refresh token, code) is dead.
-pub fn is_refusing_oauth_error(error: &str) -> bool {
+/// OAuth errors of Microsoft that mean the grant (refresh token, code) is dead.
+pub fn is_refusing_oauth_error(error: &OAuthError) -> bool {
     matches!(
         error,
-        "invalid_grant" | "interaction_required" | "consent_required"
+        OAuthError::InvalidGrant | OAuthError::InteractionRequired | OAuthError::ConsentRequired
     )
 }
 
-/// OAuth `error` values of Microsoft that mean "try again later".
-pub fn is_transient_oauth_error(error: &str) -> bool {
-    matches!(error, "temporarily_unavailable" | "server_error")
+/// OAuth errors of Microsoft that mean "try again later".
+pub fn is_transient_oauth_error(error: &OAuthError) -> bool {
+    matches!(
+        error,
+        OAuthError::TemporarilyUnavailable | OAuthError::ServerError
+    )
 }
 
 /// HTTP statuses that say nothing about the request's credentials and may pass.
@@ -58,7 +62,7 @@ pub fn is_transient_status(status: u16) -> bool {
 /// service's own error document (`own_error: false`: a proxy's page, an empty body), or an OAuth
 /// error that says so (`temporarily_unavailable`, `server_error`). Both protocol clients classify
 /// their replies with this.
-pub fn is_transient_reply(status: u16, own_error: bool, oauth_error: Option<&str>) -> bool {
+pub fn is_transient_reply(status: u16, own_error: bool, oauth_error: Option<&OAuthError>) -> bool {
     !own_error || is_transient_status(status) || oauth_error.is_some_and(is_transient_oauth_error)
 }
 

@@ -1,5 +1,5 @@
-//! Lenient readers for JSON replies: servers send numbers as strings now and then, and a wrong type
-//! must become a clear error, never a panic.
+//! Lenient readers for JSON objects, field by field: the independent oracle the property tests
+//! check the typed wire formats of [`crate::wire`] against.
 
 use serde_json::{Map, Value};
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod failure;
 pub mod fsutil;
 pub mod http;
+#[cfg(test)]
 mod json;
 pub mod keystore;
 pub mod msid;
@@ -23,6 +24,7 @@ pub mod trust;
 pub mod validate;
 pub mod vault;
 pub mod vbm;
+mod wire;
 
 pub use config::{ApiVersion, Config, TenantProfile};
 pub use error::{Error, Result};

@@ -5,9 +5,9 @@ use crate::config::TenantProfile;
 use crate::error::{Error, Result};
 use crate::failure::{self, Verdict};
 use crate::http::{describe_non_json, Http, Reply};
-use crate::json;
 use crate::secret::{Assertion, DeviceCode, MsRefreshToken};
 use crate::text;
+use crate::wire;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -27,6 +27,120 @@ pub const MAX_DEVICE_CODE_LIFETIME: u64 = 24 * 3600;
 pub const MAX_INTERVAL: u64 = 300;
 
 const SERVICE: &str = "the Microsoft identity platform";
+
+/// An OAuth `error` of the Microsoft identity platform (RFC 6749 §5.2, RFC 8628 §3.5, and the
+/// extensions Microsoft documents); any other value is kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthError {
+    AuthorizationPending,
+    SlowDown,
+    AuthorizationDeclined,
+    AccessDenied,
+    ExpiredToken,
+    BadVerificationCode,
+    InvalidGrant,
+    InteractionRequired,
+    ConsentRequired,
+    TemporarilyUnavailable,
+    ServerError,
+    InvalidRequest,
+    InvalidClient,
+    UnauthorizedClient,
+    InvalidScope,
+    UnsupportedGrantType,
+    Other(String),
+}
+
+impl OAuthError {
+    const NAMED: [(&'static str, OAuthError); 16] = [
+        ("authorization_pending", OAuthError::AuthorizationPending),
+        ("slow_down", OAuthError::SlowDown),
+        ("authorization_declined", OAuthError::AuthorizationDeclined),
+        ("access_denied", OAuthError::AccessDenied),
+        ("expired_token", OAuthError::ExpiredToken),
+        ("bad_verification_code", OAuthError::BadVerificationCode),
+        ("invalid_grant", OAuthError::InvalidGrant),
+        ("interaction_required", OAuthError::InteractionRequired),
+        ("consent_required", OAuthError::ConsentRequired),
+        (
+            "temporarily_unavailable",
+            OAuthError::TemporarilyUnavailable,
+        ),
+        ("server_error", OAuthError::ServerError),
+        ("invalid_request", OAuthError::InvalidRequest),
+        ("invalid_client", OAuthError::InvalidClient),
+        ("unauthorized_client", OAuthError::UnauthorizedClient),
+        ("invalid_scope", OAuthError::InvalidScope),
+        ("unsupported_grant_type", OAuthError::UnsupportedGrantType),
+    ];
+
+    /// The error as the server wrote it (an unknown one made safe to show).
+    pub fn parse(raw: &str) -> OAuthError {
+        Self::NAMED
+            .iter()
+            .find(|(name, _)| *name == raw)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| OAuthError::Other(text::shown(raw, 80)))
+    }
+
+    /// The wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OAuthError::Other(s) => s,
+            known => Self::NAMED
+                .iter()
+                .find(|(_, e)| e == known)
+                .map(|(name, _)| *name)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The device authorization reply on the wire.
+#[derive(serde::Deserialize)]
+struct DeviceCodeReply {
+    #[serde(default, deserialize_with = "wire::text")]
+    device_code: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    user_code: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    verification_uri: Option<String>,
+    /// Older endpoints spell it so.
+    #[serde(default, deserialize_with = "wire::text")]
+    verification_url: Option<String>,
+    #[serde(default, deserialize_with = "wire::number")]
+    expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "wire::number")]
+    interval: Option<u64>,
+    #[serde(default, deserialize_with = "wire::text")]
+    message: Option<String>,
+}
+
+/// What the product reads of a successful token reply (the whole body is the assertion).
+#[derive(serde::Deserialize)]
+struct TokenReply {
+    #[serde(default, deserialize_with = "wire::text")]
+    access_token: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    refresh_token: Option<String>,
+}
+
+/// An OAuth error reply as Microsoft sends it.
+#[derive(serde::Deserialize)]
+struct ErrorReply {
+    #[serde(default, deserialize_with = "wire::text")]
+    error: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    error_description: Option<String>,
+    #[serde(default, deserialize_with = "wire::first_code")]
+    error_codes: Option<u32>,
+}
 
 /// The device authorization response (step 1).
 #[derive(Debug, Clone)]
@@ -197,8 +311,14 @@ impl IdentityClient {
         }
         let err = identity_error(&reply);
         match &err {
-            Error::Identity { error, .. } if error == "authorization_pending" => Poll::Pending,
-            Error::Identity { error, .. } if error == "slow_down" => Poll::SlowDown,
+            Error::Identity {
+                error: OAuthError::AuthorizationPending,
+                ..
+            } => Poll::Pending,
+            Error::Identity {
+                error: OAuthError::SlowDown,
+                ..
+            } => Poll::SlowDown,
             _ if err.is_transient() => Poll::Transient(err),
             _ => Poll::Fatal(err),
         }
@@ -238,15 +358,11 @@ pub(crate) fn device_authorization(reply: &Reply) -> Result<DeviceAuthorization>
     if reply.status != 200 {
         return Err(identity_error(reply));
     }
-    let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(reply)))?;
-    let field = |k: &str| {
-        json::string(&o, k).ok_or_else(|| bad(format!("the device code reply has no '{k}'")))
-    };
-    let expires_in = json::uint(&o, "expires_in")
-        .ok_or_else(|| bad("the device code reply has no 'expires_in'".into()))?;
-    let interval = json::uint(&o, "interval")
-        .filter(|i| *i > 0)
-        .unwrap_or(DEFAULT_INTERVAL);
+    let o: DeviceCodeReply =
+        wire::object(&reply.body).ok_or_else(|| bad(describe_non_json(reply)))?;
+    let missing = |k: &str| bad(format!("the device code reply has no '{k}'"));
+    let expires_in = o.expires_in.ok_or_else(|| missing("expires_in"))?;
+    let interval = o.interval.filter(|i| *i > 0).unwrap_or(DEFAULT_INTERVAL);
     if expires_in > MAX_DEVICE_CODE_LIFETIME || interval > MAX_INTERVAL {
         tracing::warn!(
             expires_in,
@@ -255,14 +371,15 @@ pub(crate) fn device_authorization(reply: &Reply) -> Result<DeviceAuthorization>
         );
     }
     Ok(DeviceAuthorization {
-        device_code: DeviceCode::new(field("device_code")?),
-        user_code: text::shown(&field("user_code")?, 64),
-        verification_uri: json::string(&o, "verification_uri")
-            .or_else(|| json::string(&o, "verification_url"))
-            .ok_or_else(|| bad("the device code reply has no 'verification_uri'".into()))?,
+        device_code: DeviceCode::new(o.device_code.ok_or_else(|| missing("device_code"))?),
+        user_code: text::shown(&o.user_code.ok_or_else(|| missing("user_code"))?, 64),
+        verification_uri: o
+            .verification_uri
+            .or(o.verification_url)
+            .ok_or_else(|| missing("verification_uri"))?,
         expires_in: expires_in.min(MAX_DEVICE_CODE_LIFETIME),
         interval: interval.min(MAX_INTERVAL),
-        message: json::string(&o, "message").map(|m| text::shown(&m, text::MAX_SHOWN)),
+        message: o.message.map(|m| text::shown(&m, text::MAX_SHOWN)),
     })
 }
 
@@ -274,11 +391,11 @@ fn bad(detail: String) -> Error {
 }
 
 pub(crate) fn token_response(reply: Reply) -> Result<MsTokenResponse> {
-    let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
-    if json::string(&o, "access_token").is_none() {
+    let o: TokenReply = wire::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
+    if o.access_token.is_none() {
         return Err(bad("the token reply has no 'access_token'".into()));
     }
-    let refresh_token = json::string(&o, "refresh_token").map(MsRefreshToken::new);
+    let refresh_token = o.refresh_token.map(MsRefreshToken::new);
     let raw =
         String::from_utf8(reply.body).map_err(|_| bad("the token reply is not UTF-8".into()))?;
     Ok(MsTokenResponse {
@@ -293,8 +410,8 @@ pub(crate) fn token_response(reply: Reply) -> Result<MsTokenResponse> {
 /// which become [`Error::ServerFailure`] with the `Retry-After` Microsoft sent; a reply that is not
 /// Microsoft's JSON (a proxy's page) is a [`Error::ServerFailure`] too.
 pub(crate) fn identity_error(reply: &Reply) -> Error {
-    let parsed =
-        json::object(&reply.body).and_then(|o| json::string(&o, "error").map(|error| (error, o)));
+    let parsed = wire::object::<ErrorReply>(&reply.body)
+        .and_then(|o| o.error.clone().map(|error| (OAuthError::parse(&error), o)));
     let Some((error, o)) = parsed else {
         return Error::ServerFailure {
             service: SERVICE,
@@ -305,10 +422,11 @@ pub(crate) fn identity_error(reply: &Reply) -> Error {
         };
     };
     // Only the first line: Microsoft appends trace and correlation ids on the next ones.
-    let description = json::string(&o, "error_description")
+    let description = o
+        .error_description
+        .as_deref()
         .and_then(|d| d.lines().next().map(|l| text::shown(l, text::MAX_SHOWN)))
         .filter(|d| !d.is_empty());
-    let error = text::shown(&error, 80);
     if failure::is_transient_reply(reply.status, true, Some(&error)) {
         let first = description
             .as_deref()
@@ -319,7 +437,7 @@ pub(crate) fn identity_error(reply: &Reply) -> Error {
             service: SERVICE,
             status: reply.status,
             message: if first.is_empty() {
-                error
+                error.to_string()
             } else {
                 format!("{error}: {first}")
             },
@@ -328,11 +446,7 @@ pub(crate) fn identity_error(reply: &Reply) -> Error {
         };
     }
     let aadsts = o
-        .get("error_codes")
-        .and_then(|v| v.as_array())
-        .and_then(|a| a.first())
-        .and_then(|v| v.as_u64())
-        .and_then(|v| u32::try_from(v).ok())
+        .error_codes
         .or_else(|| description.as_deref().and_then(aadsts_in));
     Error::Identity {
         error,
@@ -541,7 +655,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fatal_errors_stop_at_once() {
         let declined = Error::Identity {
-            error: "authorization_declined".into(),
+            error: OAuthError::AuthorizationDeclined,
             aadsts: Some(70000),
             description: None,
         };

@@ -5,9 +5,9 @@ use crate::config::{ApiVersion, TenantProfile};
 use crate::error::{Error, Result};
 use crate::failure;
 use crate::http::{describe_non_json, Http, Reply};
-use crate::json;
 use crate::secret::{Assertion, VbmAccessToken, VbmRefreshToken};
 use crate::text;
+use crate::wire;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -24,6 +24,47 @@ pub struct VbmTokens {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub user_name: Option<String>,
+}
+
+/// A token reply on the wire (`.issued`/`.expires` in either date format).
+#[derive(Deserialize)]
+struct TokenReply {
+    #[serde(default, deserialize_with = "wire::text")]
+    access_token: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    refresh_token: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    token_type: Option<String>,
+    #[serde(default, deserialize_with = "wire::number")]
+    expires_in: Option<u64>,
+    #[serde(default, rename = ".issued", deserialize_with = "wire::text")]
+    issued: Option<String>,
+    #[serde(default, rename = ".expires", deserialize_with = "wire::text")]
+    expires: Option<String>,
+    #[serde(default, rename = "userName", deserialize_with = "wire::text")]
+    user_name: Option<String>,
+}
+
+/// An error reply: `RESTExceptionInfo` (`{"message", "errorCode"?}`) or OAuth style.
+#[derive(Deserialize)]
+struct ErrorReply {
+    #[serde(default, deserialize_with = "wire::text")]
+    message: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    error_description: Option<String>,
+    #[serde(default, deserialize_with = "wire::text")]
+    error: Option<String>,
+    #[serde(default, rename = "errorCode", deserialize_with = "wire::text")]
+    error_code: Option<String>,
+}
+
+/// `GET /vN/ServiceInstance` on the wire.
+#[derive(Deserialize)]
+struct ServiceInstanceReply {
+    #[serde(default, deserialize_with = "wire::text")]
+    version: Option<String>,
+    #[serde(default, rename = "installationId", deserialize_with = "wire::text")]
+    installation_id: Option<String>,
 }
 
 /// `GET /vN/ServiceInstance`.
@@ -130,10 +171,11 @@ impl VbmClient {
         if reply.status != 200 {
             return Err(server_error(&reply, &[access.expose()]));
         }
-        let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
+        let o: ServiceInstanceReply =
+            wire::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
         Ok(ServiceInstance {
-            version: json::string(&o, "version"),
-            installation_id: json::string(&o, "installationId"),
+            version: o.version,
+            installation_id: o.installation_id,
         })
     }
 }
@@ -152,32 +194,31 @@ pub(crate) fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
         return Err(server_error(&reply, sent));
     }
     let received = Utc::now();
-    let o = json::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
-    let need = |k: &str| {
-        json::string(&o, k).ok_or_else(|| bad(format!("the token reply has no valid '{k}'")))
-    };
-    let access_token = VbmAccessToken::new(need("access_token")?);
-    let refresh_token = VbmRefreshToken::new(need("refresh_token")?);
-    let issued_at = json::string(&o, ".issued")
-        .and_then(|s| parse_date(&s))
-        .unwrap_or(received);
+    let o: TokenReply = wire::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
+    let missing = |k: &str| bad(format!("the token reply has no valid '{k}'"));
+    let access_token = VbmAccessToken::new(o.access_token.ok_or_else(|| missing("access_token"))?);
+    let refresh_token =
+        VbmRefreshToken::new(o.refresh_token.ok_or_else(|| missing("refresh_token"))?);
+    let issued_at = o.issued.as_deref().and_then(parse_date).unwrap_or(received);
     // The lifetime counts from our clock (immune to server clock skew); `.expires` is the fallback.
-    let expires_at = match json::uint(&o, "expires_in") {
+    let expires_at = match o.expires_in {
         Some(secs) => {
             received
                 + chrono::Duration::seconds(i64::try_from(secs.min(10 * 365 * 86400)).unwrap_or(0))
         }
-        None => json::string(&o, ".expires")
-            .and_then(|s| parse_date(&s))
-            .ok_or_else(|| bad("the token reply has neither 'expires_in' nor '.expires'".into()))?,
+        None => {
+            o.expires.as_deref().and_then(parse_date).ok_or_else(|| {
+                bad("the token reply has neither 'expires_in' nor '.expires'".into())
+            })?
+        }
     };
     Ok(VbmTokens {
         access_token,
         refresh_token,
-        token_type: json::string(&o, "token_type").unwrap_or_else(|| "bearer".into()),
+        token_type: o.token_type.unwrap_or_else(|| "bearer".into()),
         issued_at,
         expires_at,
-        user_name: json::string(&o, "userName").map(|u| text::shown(&u, 200)),
+        user_name: o.user_name.map(|u| text::shown(&u, 200)),
     })
 }
 
@@ -200,11 +241,11 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 /// OAuth-style `{"error", "error_description"}`) is a refusal; anything else (5xx, 429, a proxy's
 /// HTML page, an empty body) is a [`Error::ServerFailure`] that says nothing about the tokens.
 pub(crate) fn server_error(reply: &Reply, sent: &[&str]) -> Error {
-    let own_message = json::object(&reply.body).and_then(|o| {
-        json::string(&o, "message")
-            .or_else(|| json::string(&o, "error_description"))
-            .or_else(|| json::string(&o, "error"))
-            .or_else(|| json::string(&o, "errorCode"))
+    let own_message = wire::object::<ErrorReply>(&reply.body).and_then(|o| {
+        o.message
+            .or(o.error_description)
+            .or(o.error)
+            .or(o.error_code)
             .map(|m| text::shown(&text::redact(&m, sent), text::MAX_SHOWN))
     });
     match own_message {
