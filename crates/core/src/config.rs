@@ -321,6 +321,10 @@ impl ConfigStore {
     /// Read-modify-write under the cross-process config lock. The closure's error aborts the edit
     /// and leaves the file untouched.
     pub fn update<T>(&self, edit: impl FnOnce(&mut Config) -> Result<T>) -> Result<(Config, T)> {
+        fsutil::blocking(|| self.update_now(edit))
+    }
+
+    fn update_now<T>(&self, edit: impl FnOnce(&mut Config) -> Result<T>) -> Result<(Config, T)> {
         let _lock = FileLock::acquire_blocking(
             &self.lock_path,
             "the configuration file",

@@ -14,6 +14,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Runs blocking work (a keyring call that may wait for its timeout, a file lock, an fsync) without
+/// stalling the other tasks of a multi-threaded tokio runtime: there the worker hands its tasks to
+/// another thread for the time being (`block_in_place`). Outside a runtime, on a blocking-pool
+/// thread or on a current-thread runtime it simply runs `f`.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// Writes `bytes` to `path` so that a crash at any instant leaves either the old or the new file:
 /// a temporary file in the same directory is written, flushed to disk, renamed over the target, and
 /// the directory entry is flushed too. The file is readable by its owner only (0600, or the
@@ -164,8 +177,13 @@ impl FileLock {
         }
     }
 
-    /// Blocking variant for synchronous callers (config edits), bounded the same way.
+    /// Blocking variant for synchronous callers (config edits), bounded the same way (and run
+    /// through [`blocking`] so an async caller's runtime keeps going).
     pub fn acquire_blocking(path: &Path, what: &str, timeout: Duration) -> Result<FileLock> {
+        blocking(|| FileLock::wait_blocking(path, what, timeout))
+    }
+
+    fn wait_blocking(path: &Path, what: &str, timeout: Duration) -> Result<FileLock> {
         let file = open_lock_file(path)?;
         let start = Instant::now();
         let mut step = Duration::from_millis(2);

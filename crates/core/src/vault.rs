@@ -223,10 +223,11 @@ impl Vault {
 
     /// The current contents. A vault that was never written is empty and needs no keyring access.
     pub fn load(&self) -> Result<VaultData> {
-        match fsutil::read_optional(&self.path)? {
+        // A keyring call may take up to its timeout: never on an async worker.
+        fsutil::blocking(|| match fsutil::read_optional(&self.path)? {
             None => Ok(VaultData::default()),
             Some(bytes) => self.decode(&bytes),
-        }
+        })
     }
 
     /// Read-modify-write under the cross-process vault lock. The closure sees the newest contents.
@@ -251,7 +252,7 @@ impl Vault {
             Err(e) => return Err(Error::io(&self.path, e)),
         }
         if let Protection::Keyring(ks) = &self.protection {
-            ks.delete(&self.account)?;
+            fsutil::blocking(|| ks.delete(&self.account))?;
         }
         self.forget_key();
         Ok(())
@@ -264,7 +265,7 @@ impl Vault {
             return self.load().map(|_| ());
         }
         if let Protection::Keyring(ks) = &self.protection {
-            ks.get(&self.account)?;
+            fsutil::blocking(|| ks.get(&self.account))?;
         }
         Ok(())
     }
@@ -274,6 +275,10 @@ impl Vault {
     }
 
     fn store(&self, data: &VaultData) -> Result<()> {
+        fsutil::blocking(|| self.store_now(data))
+    }
+
+    fn store_now(&self, data: &VaultData) -> Result<()> {
         let json = Zeroizing::new(stored::to_json(data).map_err(|e| self.corrupt(e.to_string()))?);
         let bytes = match &self.protection {
             Protection::PlainFile => json.to_vec(),

@@ -299,3 +299,79 @@ async fn tokens_belong_to_the_endpoints_that_issued_them() {
     assert!(e.update_tenant(other_client).await.unwrap().signed_out);
     assert_eq!(e.status().unwrap()[0].state, TenantState::SignedOut);
 }
+
+/// A keyring whose next `get` blocks until another task of the runtime lets it go: it shows that
+/// keyring calls do not hold the async worker they were made on.
+#[derive(Debug, Default)]
+struct GatedKeyring {
+    keys: MemoryKeyring,
+    gate: Mutex<
+        Option<(
+            tokio::sync::oneshot::Sender<()>,
+            std::sync::mpsc::Receiver<()>,
+        )>,
+    >,
+}
+
+impl vbm365_auth_core::keystore::KeyStore for GatedKeyring {
+    fn get(&self, account: &str) -> vbm365_auth_core::Result<Option<vbm365_auth_core::Secret>> {
+        if let Some((entered, release)) = self.gate.lock().unwrap().take() {
+            let _ = entered.send(());
+            release
+                .recv_timeout(Duration::from_secs(10))
+                .expect("no other task ran while the keyring call blocked");
+        }
+        self.keys.get(account)
+    }
+    fn set(&self, account: &str, value: &vbm365_auth_core::Secret) -> vbm365_auth_core::Result<()> {
+        self.keys.set(account, value)
+    }
+    fn delete(&self, account: &str) -> vbm365_auth_core::Result<()> {
+        self.keys.delete(account)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_blocking_keyring_call_does_not_stall_the_runtime() {
+    let emu = Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(GatedKeyring::default());
+    let e = Engine::open(EngineOptions {
+        config_dir: dir.path().to_path_buf(),
+        storage: StorageChoice::Keyring,
+        timeouts: Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(5),
+        },
+        retry: vbm365_auth_core::failure::RetryPolicy::default(),
+        keystore: Some(keys.clone()),
+    })
+    .unwrap();
+    let e = Arc::new(e);
+    add(&e, &emu, "a.onmicrosoft.com");
+    sign_in(&e, "a.onmicrosoft.com").await;
+    // Wait for the key cache to age out, so the next read asks the keyring.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    *keys.gate.lock().unwrap() = Some((entered_tx, release_rx));
+    // Runs only if the one worker is not held by the blocked keyring call.
+    let releaser = tokio::spawn(async move {
+        entered_rx.await.unwrap();
+        release_tx.send(()).unwrap();
+    });
+    // On the runtime's one worker (the test body itself runs on another thread).
+    let engine = e.clone();
+    let token = tokio::spawn(async move { engine.token(None, Duration::from_secs(60)).await })
+        .await
+        .expect("the token task ran to the end")
+        .unwrap();
+    assert_eq!(token.tenant, "a.onmicrosoft.com");
+    releaser.await.unwrap();
+}
