@@ -353,9 +353,13 @@ pub fn describe_non_json(reply: &Reply) -> String {
             return format!("an HTML page titled \"{title}\"");
         }
     }
+    let content_type = reply
+        .content_type
+        .as_deref()
+        .map(|c| crate::text::shown(c, 60))
+        .unwrap_or_else(|| "untyped".into());
     format!(
-        "a {} reply of {} bytes that is not JSON",
-        reply.content_type.as_deref().unwrap_or("untyped"),
+        "a {content_type} reply of {} bytes that is not JSON",
         reply.body.len()
     )
 }

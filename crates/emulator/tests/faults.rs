@@ -104,14 +104,12 @@ async fn hang_never_answers_and_close_drops_the_connection() {
     let emu = start(fast()).await;
     let c = client(&emu);
     emu.inject_fault(Fault::Hang, 1);
-    let started = Instant::now();
     let err = refresh_request(&c, &emu)
         .timeout(Duration::from_millis(400))
         .send()
         .await
         .expect_err("no answer");
     assert!(err.is_timeout(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
 
     // HTTP/1.1 and HTTP/2 alike: the connection goes away without a response.
     let h1 = reqwest::Client::builder()
@@ -122,14 +120,12 @@ async fn hang_never_answers_and_close_drops_the_connection() {
         .expect("client");
     for client in [&c, &h1] {
         emu.inject_fault(Fault::CloseConnection, 1);
-        let started = Instant::now();
         let err = refresh_request(client, &emu)
             .send()
             .await
             .expect_err("connection dropped");
         assert!(!err.is_timeout(), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(2));
-        // The next request (on a new connection) is served normally.
+            // The next request (on a new connection) is served normally.
         assert_eq!(
             refresh_request(client, &emu)
                 .send()
@@ -221,7 +217,7 @@ async fn a_thousand_concurrent_token_requests_with_100_ms_latency() {
         took >= Duration::from_millis(100),
         "latency applied: {took:?}"
     );
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // How fast is a benchmark's question (crates/bench), not a test's: a loaded machine is slow.
     eprintln!("1,000 concurrent token requests with 100 ms latency: {took:?}");
     assert_eq!(emu.stats().get("vbm_refresh"), Some(&1001));
 }
@@ -556,13 +552,11 @@ async fn ms_broken_replies_are_shaped_like_the_endpoint() {
         .expect_err("no answer");
     assert!(err.is_timeout(), "{err:?}");
     emu.inject_fault_on(Server::Ms, Fault::CloseConnection, 1);
-    let started = Instant::now();
     let err = ms_devicecode_request(&c, &emu)
         .send()
         .await
         .expect_err("connection dropped");
     assert!(!err.is_timeout(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(emu.device_codes().is_empty(), "not processed");
     assert_eq!(
         send(ms_devicecode_request(&c, &emu)).await.status,
@@ -583,13 +577,11 @@ async fn a_lost_vbm_reply_still_rotates_the_refresh_token() {
     };
     let lost = emu.mint_vbm_tokens(TENANT, "v8");
     emu.inject_fault(Fault::LostReply, 1);
-    let started = Instant::now();
     let err = refresh(lost.refresh_token.clone())
         .send()
         .await
         .expect_err("no reply");
     assert!(!err.is_timeout(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
     let stats = emu.stats();
     assert_eq!(stats.get("lost_replies"), Some(&1));
     assert_eq!(stats.get("vbm_fault_lost_reply"), Some(&1));
