@@ -357,9 +357,9 @@ pub fn describe_non_json(reply: &Reply) -> String {
         .content_type
         .as_deref()
         .map(|c| crate::text::shown(c, 60))
-        .unwrap_or_else(|| "untyped".into());
+        .unwrap_or_else(|| "no content type".into());
     format!(
-        "a {content_type} reply of {} bytes that is not JSON",
+        "a reply of {} bytes that is not JSON ({content_type})",
         reply.body.len()
     )
 }
