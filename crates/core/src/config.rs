@@ -20,22 +20,31 @@ const CONFIG_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10)
 pub const CONFIG_VERSION: u32 = 1;
 /// Azure CLI's public client id, used by the seed document.
 pub const DEFAULT_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/// Scope asked of Microsoft by default (space-separated); `offline_access` is what makes Microsoft
+/// issue a refresh token.
 pub const DEFAULT_SCOPE: &str = "Directory.AccessAsUser.All User.ReadWrite.All offline_access";
+/// Microsoft identity platform authority of the global cloud: the default.
 pub const AUTHORITY_GLOBAL: &str = "https://login.microsoftonline.com";
+/// Authority of the US Government cloud.
 pub const AUTHORITY_US_GOV: &str = "https://login.microsoftonline.us";
+/// Authority of the cloud operated in China.
 pub const AUTHORITY_CHINA: &str = "https://login.partner.microsoftonline.cn";
 
 /// VBM365 REST API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiVersion {
+    /// `/v6`: no logout endpoint, no antiforgery parameter.
     V6,
+    /// `/v7`: logout, and `disable_antiforgery_token=true` on token requests.
     V7,
+    /// `/v8`, the default: as v7.
     #[default]
     V8,
 }
 
 impl ApiVersion {
+    /// The path segment: `v6`, `v7` or `v8` (also the form saved in `config.json`).
     pub fn as_str(self) -> &'static str {
         match self {
             ApiVersion::V6 => "v6",
@@ -84,11 +93,14 @@ pub struct TenantProfile {
     pub name: String,
     /// VBM365 REST API base URL, e.g. `https://vbm.example.local:4443`.
     pub server: Url,
+    /// REST API version of the server; v8 when the file has none.
     #[serde(default)]
     pub api_version: ApiVersion,
     /// Microsoft identity platform authority, e.g. `https://login.microsoftonline.com`.
     pub authority: Url,
+    /// Application (client) id sent to Microsoft; [`DEFAULT_CLIENT_ID`] unless changed.
     pub client_id: String,
+    /// Space-separated scopes asked of Microsoft; [`DEFAULT_SCOPE`] unless changed.
     pub scope: String,
     /// Keep the Microsoft refresh token so that a refused VBM365 refresh can sign in again silently.
     #[serde(default = "default_true")]
@@ -134,8 +146,11 @@ impl TenantProfile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    /// The desktop app refreshes every signed-in tenant's tokens before they expire (default on).
     pub auto_refresh: bool,
+    /// Closing the desktop app's window hides it to the tray instead of quitting (default on).
     pub close_to_tray: bool,
+    /// The desktop app is registered to start when the user logs in (default off).
     pub start_at_login: bool,
     /// `true` keeps secrets in a plain 0600 file instead of the OS keyring (explicit opt-in).
     pub plaintext_storage: bool,
@@ -155,11 +170,16 @@ impl Default for Settings {
 /// The whole `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
+    /// Format of the file; [`CONFIG_VERSION`] once loaded (a missing or 0 version reads as the
+    /// current one; a newer one is refused).
     pub version: u32,
     /// Random id naming this config's vault key in the OS keyring (not a secret).
     pub vault_id: String,
+    /// Name of the tenant used when a command names none; `None` when no tenant is active (none
+    /// saved yet, or the active one was removed).
     #[serde(default)]
     pub active_tenant: Option<String>,
+    /// The saved tenants in the order they were added; no two names equal ignoring ASCII case.
     #[serde(default)]
     pub tenants: Vec<TenantProfile>,
     /// SHA-256 fingerprints (lowercase hex) of trusted server certificates, by `host:port`.
@@ -169,6 +189,7 @@ pub struct Config {
     /// system's. Public certificates, not secrets.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub trusted_cas: BTreeMap<String, Vec<String>>,
+    /// App and CLI settings; the defaults when the file has none.
     #[serde(default)]
     pub settings: Settings,
 }
@@ -263,6 +284,7 @@ pub struct ConfigStore {
 }
 
 impl ConfigStore {
+    /// The store of `config.json` in `dir`, with its lock `locks/config.lock`. Touches no file.
     pub fn new(dir: &Path) -> Self {
         ConfigStore {
             path: dir.join("config.json"),
@@ -270,6 +292,7 @@ impl ConfigStore {
         }
     }
 
+    /// Where `config.json` is (it may not exist yet).
     pub fn path(&self) -> &Path {
         &self.path
     }

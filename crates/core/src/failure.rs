@@ -32,7 +32,11 @@ pub enum Verdict {
     Refused,
     /// Says nothing about the tokens and may pass: try again, no sooner than `retry_after` when the
     /// server said so.
-    Transient { retry_after: Option<Duration> },
+    Transient {
+        /// The server's `Retry-After`, at most [`MAX_RETRY_AFTER`]; `None` when no reply carried a
+        /// readable one.
+        retry_after: Option<Duration>,
+    },
     /// Says nothing about the tokens, but trying again now will not help.
     Persistent,
 }
@@ -185,7 +189,9 @@ pub fn parse_seconds(raw: &str, max: Duration) -> Option<Duration> {
 /// The outcome of [`retry`]: the last result and how many attempts it took.
 #[derive(Debug)]
 pub struct Attempted<T> {
+    /// The result of the last attempt.
     pub result: crate::Result<T>,
+    /// Attempts made, the first included (at least 1).
     pub attempts: u32,
 }
 

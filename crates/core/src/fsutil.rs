@@ -217,6 +217,7 @@ impl FileLock {
         }))
     }
 
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -22,7 +22,11 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Timeouts of the client.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// Longest wait for a connection to be set up: 10 s by default, never more than `request`. The
+    /// certificate probe's whole handshake has this limit too.
     pub connect: Duration,
+    /// Longest time for a whole request, reply body included: 30 s by default,
+    /// `VBM365_AUTH_HTTP_TIMEOUT` seconds when set.
     pub request: Duration,
 }
 
@@ -66,9 +70,13 @@ impl Timeouts {
 
 /// A reply with its body read (bounded). Its `Debug` omits the body, which may hold tokens.
 pub struct Reply {
+    /// The HTTP status code.
     pub status: u16,
+    /// The `Content-Type` header as sent; `None` when absent or not visible ASCII.
     pub content_type: Option<String>,
+    /// The whole body, at most [`MAX_BODY`] bytes (a longer one is an error, never cut).
     pub body: Vec<u8>,
+    /// Every header of the reply.
     pub headers: reqwest::header::HeaderMap,
 }
 
@@ -183,14 +191,18 @@ impl Http {
         &self.proxy
     }
 
+    /// The pins and trusted CAs every port's client checks; a change applies from the next TLS
+    /// handshake.
     pub fn pins(&self) -> &Pins {
         &self.pins
     }
 
+    /// The TLS verifier every port's client is made from ([`PinningVerifier::for_port`]).
     pub fn verifier(&self) -> &Arc<PinningVerifier> {
         &self.verifier
     }
 
+    /// The timeouts of every request.
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }

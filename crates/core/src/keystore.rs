@@ -12,7 +12,10 @@ pub const SERVICE: &str = "vbm365-auth";
 
 /// A place to keep small secrets by account name.
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// The secret stored for `account`; `None` when there is no entry. The OS keyring fails with
+    /// [`Error::KeyringUnavailable`], [`Error::KeyringLocked`] or [`Error::KeyringTimeout`].
     fn get(&self, account: &str) -> Result<Option<Secret>>;
+    /// Stores `value` for `account`, replacing what was there; fails as [`KeyStore::get`] does.
     fn set(&self, account: &str, value: &Secret) -> Result<()>;
     /// Deleting a missing entry succeeds.
     fn delete(&self, account: &str) -> Result<()>;

@@ -3,6 +3,8 @@
 //! tokens fresh, and store them securely. No GUI dependencies: the desktop app and the CLI are thin
 //! faces over [`session::Engine`].
 
+#![warn(missing_docs)]
+
 pub mod browser;
 pub mod config;
 pub mod error;

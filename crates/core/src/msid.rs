@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
 
+/// `grant_type` of a device-code poll (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// RFC 8628 §3.2: the interval when the server sends none.
 pub const DEFAULT_INTERVAL: u64 = 5;
@@ -32,22 +33,46 @@ const SERVICE: &str = "the Microsoft identity platform";
 /// extensions Microsoft documents); any other value is kept as it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OAuthError {
+    /// `authorization_pending`: the user has not approved yet; poll again after the interval.
     AuthorizationPending,
+    /// `slow_down`: polls come too fast; the interval grows by [`SLOW_DOWN_STEP`] for the rest of
+    /// the flow.
     SlowDown,
+    /// `authorization_declined`: the user declined the sign-in (code `sign_in_declined`).
     AuthorizationDeclined,
+    /// `access_denied`: the user or the tenant denied the request (code `sign_in_declined`).
     AccessDenied,
+    /// `expired_token`: the device code expired before the user approved (code
+    /// `device_code_expired`).
     ExpiredToken,
+    /// `bad_verification_code`: Microsoft does not know the device code that was sent.
     BadVerificationCode,
+    /// `invalid_grant`: the device code or refresh token is invalid, expired or revoked, or a
+    /// policy blocked the grant (AADSTS53003: Conditional Access). A refusal: the Microsoft refresh
+    /// token is dead.
     InvalidGrant,
+    /// `interaction_required`: the user must sign in interactively (MFA, a changed password, …). A
+    /// refusal.
     InteractionRequired,
+    /// `consent_required`: the scope needs a consent that was not given. A refusal.
     ConsentRequired,
+    /// `temporarily_unavailable`: Microsoft cannot answer for now. Transient: the client reports it
+    /// as [`Error::ServerFailure`].
     TemporarilyUnavailable,
+    /// `server_error`: a failure inside Microsoft. Transient, like `temporarily_unavailable`.
     ServerError,
+    /// `invalid_request`: the request was malformed (a parameter missing, repeated or wrong).
     InvalidRequest,
+    /// `invalid_client`: the client id is unknown or not allowed (code `identity_error`).
     InvalidClient,
+    /// `unauthorized_client`: the client may not use this grant (public client flows off for the
+    /// application).
     UnauthorizedClient,
+    /// `invalid_scope`: a requested scope is unknown or not allowed.
     InvalidScope,
+    /// `unsupported_grant_type`: the endpoint does not accept this `grant_type`.
     UnsupportedGrantType,
+    /// Any other value as it came, made safe to show (at most 80 characters). Not a refusal.
     Other(String),
 }
 
@@ -145,11 +170,19 @@ struct ErrorReply {
 /// The device authorization response (step 1).
 #[derive(Debug, Clone)]
 pub struct DeviceAuthorization {
+    /// The code every poll sends; secret.
     pub device_code: DeviceCode,
+    /// The code the user types at the verification URI, made safe to show (at most 64 characters).
     pub user_code: String,
+    /// Where the user enters the code, as sent (`verification_url` on older endpoints). Not
+    /// checked: open it only after [`crate::validate::verification_uri`].
     pub verification_uri: String,
+    /// Seconds the device code lives, at most [`MAX_DEVICE_CODE_LIFETIME`].
     pub expires_in: u64,
+    /// Seconds between polls: [`DEFAULT_INTERVAL`] when the server sent none (or 0), at most
+    /// [`MAX_INTERVAL`].
     pub interval: u64,
+    /// Microsoft's instruction for the user, made safe to show; `None` when the reply had none.
     pub message: Option<String>,
 }
 
@@ -157,15 +190,21 @@ pub struct DeviceAuthorization {
 /// VBM365 assertion byte for byte.
 #[derive(Debug, Clone)]
 pub struct MsTokenResponse {
+    /// The whole reply body, unchanged.
     pub raw: Assertion,
+    /// Microsoft's refresh token; `None` when the reply had none (no `offline_access` in the
+    /// scope).
     pub refresh_token: Option<MsRefreshToken>,
 }
 
 /// One poll's outcome.
 #[derive(Debug)]
 pub enum Poll {
+    /// `authorization_pending`: not approved yet.
     Pending,
+    /// `slow_down`: poll less often.
     SlowDown,
+    /// The user approved: Microsoft's token reply.
     Done(MsTokenResponse),
     /// Stop: the user declined, the code expired, a policy blocked the sign-in, …
     Fatal(Error),
@@ -177,14 +216,22 @@ pub enum Poll {
 /// `Exchanging` (sent by the session manager once Microsoft approved).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignInEvent {
+    /// Polling has started (sent once, before the first poll).
     Waiting {
+        /// Time until the first poll: the interval.
         next_poll_in: Duration,
     },
+    /// Microsoft asked for fewer polls.
     SlowedDown {
+        /// The new time between polls.
         interval: Duration,
     },
+    /// A poll failed transiently; polling goes on.
     Retrying {
+        /// The failure, for people (no secrets).
         reason: String,
+        /// Time until the next poll: the interval doubled per failure in a row, up to
+        /// [`MAX_BACKOFF`], never less than the server's `Retry-After`.
         next_poll_in: Duration,
     },
     /// Microsoft approved; the assertion is being exchanged with VBM365.
@@ -262,6 +309,7 @@ fn endpoint(profile: &TenantProfile, leaf: &str) -> Result<Url> {
 }
 
 impl IdentityClient {
+    /// A client sending its requests through `http`.
     pub fn new(http: Http) -> Self {
         IdentityClient { http }
     }

@@ -29,6 +29,7 @@ macro_rules! secret_kind {
         pub struct $name(Zeroizing<String>);
 
         impl $name {
+            /// Takes the value; its memory is zeroed when this is dropped.
             pub fn new(value: impl Into<String>) -> Self {
                 Self(Zeroizing::new(value.into()))
             }
@@ -39,10 +40,12 @@ macro_rules! secret_kind {
                 &self.0
             }
 
+            /// Length of the value in bytes.
             pub fn len(&self) -> usize {
                 self.0.len()
             }
 
+            /// Whether the value is empty.
             pub fn is_empty(&self) -> bool {
                 self.0.is_empty()
             }

@@ -37,8 +37,11 @@ pub fn pretty_fingerprint(hex: &str) -> String {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("certificate pin mismatch for {host}")]
 pub struct PinMismatch {
+    /// `host:port` of the connection, host in lowercase.
     pub host: String,
+    /// The pins of that `host:port` (lowercase hex SHA-256).
     pub expected: Vec<String>,
+    /// Lowercase hex SHA-256 of the certificate the server presented.
     pub actual: String,
 }
 
@@ -202,6 +205,7 @@ impl PinningVerifier {
         &self.pins
     }
 
+    /// The crypto provider (ring) of every TLS connection the product makes.
     pub fn provider(&self) -> Arc<CryptoProvider> {
         self.provider.clone()
     }

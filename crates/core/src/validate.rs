@@ -86,6 +86,7 @@ pub fn authority_url(raw: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// A client id: 1 to 200 visible ASCII characters (no spaces); [`Error::InvalidInput`] otherwise.
 pub fn client_id(raw: &str) -> Result<()> {
     if raw.is_empty() || raw.len() > 200 || !raw.chars().all(|c| c.is_ascii_graphic()) {
         return Err(Error::InvalidInput(format!(
@@ -95,6 +96,7 @@ pub fn client_id(raw: &str) -> Result<()> {
     Ok(())
 }
 
+/// A scope: not blank, no control characters; [`Error::InvalidInput`] otherwise.
 pub fn scope(raw: &str) -> Result<()> {
     if raw.trim().is_empty() || raw.chars().any(|c| c.is_control()) {
         return Err(Error::InvalidInput(

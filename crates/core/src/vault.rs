@@ -57,6 +57,7 @@ pub struct TenantSecrets {
 /// The decrypted vault. Not serializable itself: [`stored`] is the one place that writes secrets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VaultData {
+    /// Secrets by tenant name, spelled as in the config; a tenant without an entry has no secrets.
     pub tenants: BTreeMap<String, TenantSecrets>,
 }
 
@@ -186,6 +187,8 @@ pub enum Protection {
     PlainFile,
 }
 
+/// The token vault of one config directory (see the module doc). Reads take no lock; every write is
+/// a read-modify-write under `locks/vault.lock`.
 #[derive(Debug)]
 pub struct Vault {
     path: PathBuf,
@@ -198,6 +201,8 @@ pub struct Vault {
 }
 
 impl Vault {
+    /// The vault in `dir`: `vault.bin` with its key in keyring entry `vault-key/{vault_id}`, or
+    /// `secrets.json` for [`Protection::PlainFile`]. Touches no file and no keyring.
     pub fn new(dir: &Path, vault_id: &str, protection: Protection) -> Self {
         let file = match protection {
             Protection::Keyring(_) => "vault.bin",
@@ -213,10 +218,12 @@ impl Vault {
         }
     }
 
+    /// The vault file (it may not exist yet).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Whether secrets go to the unencrypted `secrets.json`.
     pub fn is_plaintext(&self) -> bool {
         matches!(self.protection, Protection::PlainFile)
     }

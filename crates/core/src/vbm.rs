@@ -12,17 +12,25 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+/// `grant_type` of the exchange of a Microsoft token reply for VBM365 tokens (docs/protocol.md §2).
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const SERVICE: &str = "the VBM365 server";
 
 /// A VBM365 token pair with its lifetime. Not serializable: the vault writes it in its own form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VbmTokens {
+    /// Bearer token for the REST API.
     pub access_token: VbmAccessToken,
+    /// Single use: the server rotates it with every refresh, so the pair is always stored together.
     pub refresh_token: VbmRefreshToken,
+    /// As the server named it; `bearer` when it named none.
     pub token_type: String,
+    /// The reply's `.issued` (server clock), else when the reply arrived.
     pub issued_at: DateTime<Utc>,
+    /// When the reply arrived plus `expires_in` (this machine's clock, so server clock skew does
+    /// not matter; at most 10 years on); the server's `.expires` only when `expires_in` is missing.
     pub expires_at: DateTime<Utc>,
+    /// The reply's `userName`, made safe to show (at most 200 characters); `None` when absent.
     pub user_name: Option<String>,
 }
 
@@ -70,10 +78,14 @@ struct ServiceInstanceReply {
 /// `GET /vN/ServiceInstance`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ServiceInstance {
+    /// The server's product version, as it sent it; `None` when absent.
     pub version: Option<String>,
+    /// The server's `installationId`; `None` when absent.
     pub installation_id: Option<String>,
 }
 
+/// Client of the VBM365 REST API: each call takes the [`TenantProfile`] whose server and API
+/// version it uses.
 #[derive(Debug, Clone)]
 pub struct VbmClient {
     http: Http,
@@ -94,6 +106,7 @@ fn antiforgery(v: ApiVersion, fields: &mut Vec<(&'static str, &str)>) {
 }
 
 impl VbmClient {
+    /// A client sending its requests through `http`.
     pub fn new(http: Http) -> Self {
         VbmClient { http }
     }

@@ -53,7 +53,9 @@ const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(120);
 pub enum StorageChoice {
     /// The OS keyring, unless the config asks for a plain file.
     Auto,
+    /// The OS keyring, whatever the config says (`VBM365_AUTH_STORAGE=keyring`).
     Keyring,
+    /// The plain file `secrets.json`, mode 0600, unencrypted (`VBM365_AUTH_STORAGE=file`).
     PlainFile,
 }
 
@@ -78,8 +80,11 @@ impl StorageChoice {
 /// How to open an [`Engine`].
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
+    /// Directory of `config.json`, the vault and `locks/`.
     pub config_dir: PathBuf,
+    /// Where secrets go.
     pub storage: StorageChoice,
+    /// Timeouts of every HTTP request.
     pub timeouts: Timeouts,
     /// How token requests retry transient failures (see [`crate::failure`]).
     pub retry: RetryPolicy,
@@ -122,15 +127,23 @@ pub fn default_config_dir() -> Result<PathBuf> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantState {
+    /// A VBM365 token pair is stored and its access token has not expired.
     SignedIn,
+    /// No VBM365 tokens are stored: never signed in, or signed out.
     SignedOut,
     /// The access token expired; the refresh token can still renew it.
     Expired,
+    /// The refresh tokens were refused; only an interactive sign-in helps ([`TenantStatus::detail`]
+    /// says why).
     SignInRequired,
+    /// The vault could not be read (keyring locked or unavailable, key missing, file corrupt);
+    /// [`TenantStatus::detail`] holds the error.
     Error,
 }
 
 impl TenantState {
+    /// The snake_case name, the same as its serialized form: `signed_in`, `signed_out`, `expired`,
+    /// `sign_in_required`, `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             TenantState::SignedIn => "signed_in",
@@ -145,10 +158,17 @@ impl TenantState {
 /// One row of `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantStatus {
+    /// The saved tenant.
     pub profile: TenantProfile,
+    /// Whether it is the active tenant.
     pub active: bool,
+    /// Its state when the vault was read.
     pub state: TenantState,
+    /// When the stored access token expires (or expired); `None` when no VBM365 tokens are stored
+    /// or the vault cannot be read.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The user name VBM365 gave with the tokens (`userName`); `None` when it gave none or no
+    /// tokens are stored.
     pub user_name: Option<String>,
     /// Why sign-in is required, or the error.
     pub detail: Option<String>,
@@ -157,9 +177,13 @@ pub struct TenantStatus {
 /// A token handed out by [`Engine::token`].
 #[derive(Debug, Clone)]
 pub struct AccessToken {
+    /// The tenant's name as saved.
     pub tenant: String,
+    /// The bearer token for the VBM365 REST API.
     pub access_token: VbmAccessToken,
+    /// The token type the server named, `bearer` when it named none.
     pub token_type: String,
+    /// When the access token expires ([`VbmTokens::expires_at`]).
     pub expires_at: DateTime<Utc>,
 }
 
@@ -187,6 +211,8 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine over `opts.config_dir`. Reads no file and opens no connection: the config is read
+    /// on every call, the HTTP client and the vault are set up on first use.
     pub fn open(opts: EngineOptions) -> Result<Engine> {
         let store = ConfigStore::new(&opts.config_dir);
         Ok(Engine {
@@ -202,6 +228,7 @@ impl Engine {
         })
     }
 
+    /// Directory of `config.json`, the vault and `locks/`.
     pub fn config_dir(&self) -> &Path {
         &self.dir
     }

@@ -6,7 +6,9 @@ use super::*;
 /// A started device-code sign-in.
 #[derive(Debug, Clone)]
 pub struct PendingSignIn {
+    /// The tenant as saved when the sign-in began.
     pub profile: TenantProfile,
+    /// Microsoft's device code reply: the user code to show, the device code to poll with.
     pub authorization: DeviceAuthorization,
     /// The verification URI if it is safe to open (docs/protocol.md §1), else the reason it is not.
     pub openable_uri: std::result::Result<Url, String>,

@@ -190,6 +190,7 @@ impl Engine {
 /// What [`Engine::remove_trust`] forgot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RemovedTrust {
+    /// `host:port` of the tenant's server, whose trust was removed.
     pub host_port: String,
     /// Pins (SHA-256) that were trusted for it.
     pub pins: Vec<String>,
@@ -202,6 +203,7 @@ pub struct RemovedTrust {
 /// What [`Engine::update_tenant`] did.
 #[derive(Debug, Clone)]
 pub struct TenantUpdate {
+    /// The config as written by the update.
     pub config: Config,
     /// The endpoints changed and the tenant's tokens were deleted.
     pub signed_out: bool,
