@@ -54,7 +54,7 @@ pub struct TenantSecrets {
     pub generation: u64,
 }
 
-/// The decrypted vault. Not serializable itself: [`stored`] is the one place that writes secrets.
+/// The decrypted vault. Not serializable itself: `stored` is the one place that writes secrets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VaultData {
     /// Secrets by tenant name, spelled as in the config; a tenant without an entry has no secrets.

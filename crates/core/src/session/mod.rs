@@ -3,9 +3,9 @@
 //! single flight (in-process mutex + cross-process file lock), and signs in again silently with the
 //! Microsoft refresh token when VBM365 refuses a refresh.
 //!
-//! The engine's methods live by topic: [`tenants`] (saved tenants and their servers' trust),
-//! [`signin`] (device code → assertion → tokens), [`refresh`] (single flight, renewal, silent
-//! re-sign-in, group commit), [`signout`], [`status`] (state and the connection test). This file
+//! The engine's methods live by topic: `tenants` (saved tenants and their servers' trust),
+//! `signin` (device code → assertion → tokens), `refresh` (single flight, renewal, silent
+//! re-sign-in, group commit), `signout`, `status` (state and the connection test). This file
 //! holds the engine itself, its options and the locks every topic shares.
 
 mod refresh;
