@@ -3,7 +3,7 @@
 
 use crate::desktop;
 use crate::error::{UiError, UiResult};
-use crate::signin::{self, SignInInfo};
+use crate::signin::SignInInfo;
 use crate::state::{AppState, Probe, SettingsView, Snapshot, TenantForm};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -165,7 +165,13 @@ pub async fn start_sign_in<R: Runtime>(
     check_pin(&state.engine, name.as_deref()).await?;
     let pending = state.engine.begin_sign_in(name.as_deref()).await?;
     let copied = desktop::copy_text(&app, &pending.authorization.user_code).is_ok();
-    Ok(signin::start(&app, &state, pending, copied))
+    Ok(state.signin.start(
+        &app,
+        state.engine.clone(),
+        state.changed.clone(),
+        pending,
+        copied,
+    ))
 }
 
 /// Before asking Microsoft for a code: if the tenant's server presents a certificate other than
@@ -195,21 +201,22 @@ async fn check_pin(engine: &Engine, name: Option<&str>) -> UiResult<()> {
 /// Stops the sign-in in progress.
 #[tauri::command]
 pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> bool {
-    signin::cancel(&app, &state)
+    state.signin.cancel(&app)
+}
+
+/// The error of a command about the sign-in in progress when there is none.
+fn no_sign_in() -> UiError {
+    UiError::new("no_sign_in", "no sign-in is in progress")
 }
 
 /// Opens the sign-in page of the sign-in in progress, if its address passed the checks.
 #[tauri::command(async)]
 pub fn open_sign_in_page(state: State<'_, AppState>) -> UiResult<()> {
-    let uri = {
-        let slot = state.signin.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = slot
-            .as_ref()
-            .ok_or_else(|| UiError::new("no_sign_in", "no sign-in is in progress"))?;
-        slot.openable_uri
-            .clone()
-            .map_err(|why| UiError::new("unsafe_uri", why))?
-    };
+    let uri = state
+        .signin
+        .openable_uri()
+        .ok_or_else(no_sign_in)?
+        .map_err(|why| UiError::new("unsafe_uri", why))?;
     vbm365_auth_core::browser::open_verification_uri(&uri)?;
     Ok(())
 }
@@ -217,13 +224,7 @@ pub fn open_sign_in_page(state: State<'_, AppState>) -> UiResult<()> {
 /// Copies the user code of the sign-in in progress again.
 #[tauri::command]
 pub fn copy_user_code<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> UiResult<()> {
-    let code = state
-        .signin
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .map(|s| s.user_code.clone())
-        .ok_or_else(|| UiError::new("no_sign_in", "no sign-in is in progress"))?;
+    let code = state.signin.user_code().ok_or_else(no_sign_in)?;
     desktop::copy_text(&app, &code)
 }
 

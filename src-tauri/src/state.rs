@@ -15,8 +15,8 @@ use vbm365_auth_core::{validate, ApiVersion, Engine, TenantProfile, TenantState,
 pub struct AppState {
     /// The one engine of this process (same config dir and vault as the CLI).
     pub engine: Arc<Engine>,
-    /// The sign-in in progress, if any.
-    pub signin: Mutex<Option<SignInSlot>>,
+    /// The sign-in in progress, if any, and the numbering of attempts.
+    pub signin: SignInSlot,
     /// Wakes the state monitor: something changed, re-read the status now.
     pub changed: Arc<Notify>,
     /// The certificate each tenant's server presented to the last `probe_certificate`, by tenant
@@ -36,7 +36,7 @@ impl AppState {
     pub fn new(engine: Arc<Engine>) -> Self {
         AppState {
             engine,
-            signin: Mutex::new(None),
+            signin: SignInSlot::new(),
             changed: Arc::new(Notify::new()),
             probes: Mutex::new(HashMap::new()),
         }
