@@ -17,12 +17,8 @@ use vbm365_emulator::Fault;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 
-fn expires_at(row: &serde_json::Value) -> DateTime<Utc> {
-    row["expires_at"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or_else(|| panic!("no expires_at in {row}"))
+fn expiry_of(row: &serde_json::Value) -> DateTime<Utc> {
+    expires_at(row).unwrap_or_else(|| panic!("no expires_at in {row}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,22 +26,17 @@ fn expires_at(row: &serde_json::Value) -> DateTime<Utc> {
 async fn short_lived_tokens_are_refreshed_before_expiry_without_a_click() {
     require_desktop_session();
     // 15 s tokens: the margin is 5 s, so the app refreshes about 10 s after sign-in.
-    let emu = emulators(15).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let engine = engine(&config);
-    add_tenant(&engine, &emu, TENANT, true);
-    sign_in(&engine, &emu, TENANT).await;
-    let first = status_of(&config, TENANT);
+    let s = Setup::signed_in(15, TENANT).await;
+    let first = status_of(&s.config, TENANT);
     assert_eq!(first["state"], "signed_in");
-    let first_expiry = expires_at(&first);
-    emu.clear_requests();
+    let first_expiry = expiry_of(&first);
+    s.emu.clear_requests();
 
-    let mut app = App::start(&config, &dir.path().join("app.log"));
+    let mut app = s.start_app();
     let seen_at = wait_for(
         "a background refresh at the emulator",
         Duration::from_secs(20),
-        || (!vbm_refreshes(&emu).is_empty()).then(Utc::now),
+        || (!vbm_refreshes(&s.emu).is_empty()).then(Utc::now),
     );
     app.assert_running();
     // Seen (within the 100 ms poll) before the first token expired.
@@ -53,17 +44,17 @@ async fn short_lived_tokens_are_refreshed_before_expiry_without_a_click() {
         seen_at < first_expiry,
         "refreshed at {seen_at}, after the expiry {first_expiry}"
     );
-    assert_eq!(vbm_refreshes(&emu).len(), 1, "one refresh, not a burst");
+    assert_eq!(vbm_refreshes(&s.emu).len(), 1, "one refresh, not a burst");
     // The new tokens are stored where the CLI sees them.
     let row = wait_for("the renewed expiry", Duration::from_secs(5), || {
-        let row = status_of(&config, TENANT);
-        (expires_at(&row) > first_expiry).then_some(row)
+        let row = status_of(&s.config, TENANT);
+        (expiry_of(&row) > first_expiry).then_some(row)
     });
     assert_eq!(row["state"], "signed_in");
     assert!(app.log().contains("background refresh"), "{}", app.log());
     // The renewed tokens went into the keyring-sealed vault, as the sign-in's did.
-    let token = stored_access_token(&engine, TENANT).await;
-    assert_no_plaintext_secrets(dir.path(), &[&token]);
+    let token = s.token(TENANT).await;
+    s.assert_no_plaintext_secrets(&[&token]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,28 +62,19 @@ async fn short_lived_tokens_are_refreshed_before_expiry_without_a_click() {
 async fn a_failing_server_gets_backoff_and_the_tokens_are_kept() {
     require_desktop_session();
     // 6 s tokens: the first refresh is due 3 s after sign-in.
-    let emu = emulators(6).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let engine = engine(&config);
-    add_tenant(&engine, &emu, TENANT, true);
-    sign_in(&engine, &emu, TENANT).await;
-    let expiry = expires_at(&status_of(&config, TENANT));
+    let s = Setup::signed_in(6, TENANT).await;
+    let expiry = expiry_of(&status_of(&s.config, TENANT));
     // The server is down for every token request from now on (a 502 from its proxy).
-    emu.inject_fault(Fault::Status502Empty, 1000);
-    emu.clear_requests();
+    s.emu.inject_fault(Fault::Status502Empty, 1000);
+    s.emu.clear_requests();
 
     // No retries inside a refresh (VBM365_AUTH_RETRY_BUDGET=0): every request at the emulator is
     // one attempt of the background scheduler, whose own backoff is under test.
-    let mut app = App::start_with_env(
-        &config,
-        &dir.path().join("app.log"),
-        &[("VBM365_AUTH_RETRY_BUDGET", "0")],
-    );
+    let mut app = s.start_app_with_env(&[("VBM365_AUTH_RETRY_BUDGET", "0")]);
     wait_for(
         "the first (failing) refresh",
         Duration::from_secs(15),
-        || (!vbm_refreshes(&emu).is_empty()).then_some(()),
+        || (!vbm_refreshes(&s.emu).is_empty()).then_some(()),
     );
     // scheduler::backoff: 5 s after the first failure, 10 s after the second, 20 s after the
     // third; so the third attempt comes about 15 s after the first and the fourth 20 s later.
@@ -100,12 +82,12 @@ async fn a_failing_server_gets_backoff_and_the_tokens_are_kept() {
     let first = Instant::now();
     let attempts: Vec<Instant> = loop {
         app.assert_running();
-        let row = status_of(&config, TENANT);
+        let row = status_of(&s.config, TENANT);
         assert!(
             row["state"] == "signed_in" || row["state"] == "expired",
             "tokens dropped while the server fails: {row}"
         );
-        let attempts: Vec<Instant> = vbm_refreshes(&emu).iter().map(|r| r.at).collect();
+        let attempts: Vec<Instant> = vbm_refreshes(&s.emu).iter().map(|r| r.at).collect();
         if attempts.len() >= 3 {
             break attempts;
         }
@@ -131,11 +113,11 @@ async fn a_failing_server_gets_backoff_and_the_tokens_are_kept() {
         "the delay does not grow: {gaps:?}"
     );
     // Every request was answered with the fault: the tokens are still the first ones, expired.
-    let row = status_of(&config, TENANT);
+    let row = status_of(&s.config, TENANT);
     assert_eq!(row["state"], "expired", "{row}");
-    assert_eq!(expires_at(&row), expiry);
+    assert_eq!(expiry_of(&row), expiry);
     assert_eq!(
-        token_requests(&emu).len(),
+        token_requests(&s.emu).len(),
         attempts.len(),
         "nothing but the refresh attempts"
     );

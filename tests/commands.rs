@@ -2,52 +2,11 @@
 //! [`vbm365_auth_app::build`] the real app uses, over an engine in a temporary config dir, with the
 //! app's real context, so the capability in `capabilities/` is enforced too.
 
+mod ipc;
+
+use ipc::{app, call, call_from, text};
 use serde_json::{json, Value};
-use std::sync::Arc;
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::{Manager, WebviewWindow};
-use vbm365_auth_core::{Engine, EngineOptions, StorageChoice};
-
-fn app(dir: &std::path::Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
-    let mut opts = EngineOptions::from_env(Some(dir.to_path_buf())).expect("options");
-    opts.storage = StorageChoice::PlainFile;
-    let engine = Arc::new(Engine::open(opts).expect("engine"));
-    // The real plugins, as the app registers them: a plugin command must be refused by the
-    // capability, not fail because no plugin is there to answer it.
-    let app = vbm365_auth_app::build(vbm365_auth_app::plugins(mock_builder()), engine)
-        .build(tauri::generate_context!(test = true))
-        .expect("app");
-    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("window");
-    (app, window)
-}
-
-fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    call_from(w, "tauri://localhost", cmd, args)
-}
-
-fn call_from(
-    w: &WebviewWindow<MockRuntime>,
-    url: &str,
-    cmd: &str,
-    args: Value,
-) -> Result<Value, Value> {
-    get_ipc_response(
-        w,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: url.parse().expect("url"),
-            body: tauri::ipc::InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|b| b.deserialize::<Value>().expect("json"))
-}
+use tauri::Manager;
 
 fn names(snapshot: &Value) -> Vec<(String, bool)> {
     snapshot["tenants"]
@@ -141,11 +100,6 @@ fn errors_reach_the_ui_as_code_and_message() {
 
     let e = call(&w, "open_sign_in_page", json!({})).expect_err("no sign-in");
     assert_eq!(e["code"], "no_sign_in");
-}
-
-/// The text of an IPC error.
-fn text(e: &Value) -> String {
-    e.as_str().map_or_else(|| e.to_string(), str::to_string)
 }
 
 #[test]

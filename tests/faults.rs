@@ -11,12 +11,11 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 use support::*;
 use vbm365_auth_core::failure::RetryPolicy;
 use vbm365_auth_core::{Engine, TenantState, TenantStatus};
-use vbm365_emulator::{Emulators, Fault, RecordedRequest, Server};
+use vbm365_emulator::{Fault, RecordedRequest, Server};
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 /// Lifetime of the emulator's VBM365 tokens: the app refreshes 3 s after each renewal.
@@ -24,27 +23,9 @@ const LIFETIME: u64 = 6;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// A signed-in tenant on emulators with [`LIFETIME`] tokens, in a fresh config dir.
-struct Setup {
-    emu: Emulators,
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    engine: Engine,
-}
-
 async fn setup() -> Setup {
     require_desktop_session();
-    let emu = emulators(LIFETIME).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let engine = engine(&config);
-    add_tenant(&engine, &emu, TENANT, true);
-    sign_in(&engine, &emu, TENANT).await;
-    Setup {
-        emu,
-        dir,
-        config,
-        engine,
-    }
+    Setup::signed_in(LIFETIME, TENANT).await
 }
 
 fn status(engine: &Engine) -> TenantStatus {
@@ -87,15 +68,10 @@ fn runs(values: Vec<String>) -> Vec<(String, usize)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
 async fn transient_faults_in_background_refreshes_keep_the_tokens() {
-    let Setup {
-        emu,
-        dir,
-        config,
-        engine,
-    } = setup().await;
-    let first_token = stored_access_token(&engine, TENANT).await;
-    let codes = emu.device_codes().len();
-    emu.clear_requests();
+    let s = setup().await;
+    let first_token = s.token(TENANT).await;
+    let codes = s.emu.device_codes().len();
+    s.emu.clear_requests();
 
     // Every kind of transient failure of the VBM365 token endpoint: the server's own 500s, a
     // reverse proxy's 502 pages and 429 (Retry-After), HTTP.sys's 503, a forward proxy's 407,
@@ -127,13 +103,9 @@ async fn transient_faults_in_background_refreshes_keep_the_tokens() {
     let groups: Vec<&[Fault]> = kinds.chunks(per_refresh).collect();
 
     for f in groups[0] {
-        emu.inject_fault(*f, 1);
+        s.emu.inject_fault(*f, 1);
     }
-    let mut app = App::start_with_env(
-        &config,
-        &dir.path().join("app.log"),
-        &[("VBM365_AUTH_HTTP_TIMEOUT", "3")],
-    );
+    let mut app = s.start_app_with_env(&[("VBM365_AUTH_HTTP_TIMEOUT", "3")]);
     for (i, group) in groups.iter().enumerate() {
         let done = i as u64 + 1;
         wait_for(
@@ -141,23 +113,23 @@ async fn transient_faults_in_background_refreshes_keep_the_tokens() {
             Duration::from_secs(45),
             || {
                 app.assert_running();
-                assert_tokens_kept(&engine, &app);
-                (stat(&emu, "vbm_tokens_issued") >= done).then_some(())
+                assert_tokens_kept(&s.engine, &app);
+                (stat(&s.emu, "vbm_tokens_issued") >= done).then_some(())
             },
         );
         for f in *group {
             assert_eq!(
-                stat(&emu, &format!("vbm_fault_{}", f.kind())),
+                stat(&s.emu, &format!("vbm_fault_{}", f.kind())),
                 1,
                 "{f:?} served once: {:?}",
-                emu.stats()
+                s.emu.stats()
             );
         }
-        assert_eq!(status(&engine).state, TenantState::SignedIn);
+        assert_eq!(status(&s.engine).state, TenantState::SignedIn);
         // The next refresh is due 3 s after this one: queue the next group for it.
         if let Some(next) = groups.get(i + 1) {
             for f in *next {
-                emu.inject_fault(*f, 1);
+                s.emu.inject_fault(*f, 1);
             }
         }
     }
@@ -168,16 +140,16 @@ async fn transient_faults_in_background_refreshes_keep_the_tokens() {
         Duration::from_secs(20),
         || {
             app.assert_running();
-            (stat(&emu, "vbm_tokens_issued") >= done).then_some(())
+            (stat(&s.emu, "vbm_tokens_issued") >= done).then_some(())
         },
     );
     app.assert_running();
-    let stats = emu.stats();
+    let stats = s.emu.stats();
     let log = app.log();
 
     // Every faulted attempt carried the stored refresh token, retried until it was renewed, and
     // the renewed one was used next: runs of one token per refresh, `faults + 1` long.
-    let runs = runs(vbm_refreshes(&emu).iter().map(presented).collect());
+    let runs = runs(vbm_refreshes(&s.emu).iter().map(presented).collect());
     let lengths: Vec<usize> = runs.iter().map(|(_, n)| *n).collect();
     for (i, group) in groups.iter().enumerate() {
         assert_eq!(
@@ -198,80 +170,75 @@ async fn transient_faults_in_background_refreshes_keep_the_tokens() {
         "vbm_jwt_bearer",
         "ms_devicecode",
     ] {
-        assert_eq!(stat(&emu, counter), 0, "{counter}: {stats:?}\n{log}");
+        assert_eq!(stat(&s.emu, counter), 0, "{counter}: {stats:?}\n{log}");
     }
-    assert_eq!(emu.device_codes().len(), codes);
+    assert_eq!(s.emu.device_codes().len(), codes);
     // The app saw no failed refresh: the retries inside each call absorbed the faults.
     assert!(!log.contains("background refresh failed"), "{log}");
     assert!(!log.contains("SignInRequired"), "{log}");
 
-    let row = status_of(&config, TENANT);
+    let row = status_of(&s.config, TENANT);
     assert_eq!(row["state"], "signed_in", "{row}");
-    let last_token = stored_access_token(&engine, TENANT).await;
+    let last_token = s.token(TENANT).await;
     assert!(
         last_token != first_token,
         "the access token was never replaced"
     );
     drop(app);
-    assert_no_plaintext_secrets(dir.path(), &[&first_token, &last_token]);
+    s.assert_no_plaintext_secrets(&[&first_token, &last_token]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
 async fn a_lost_refresh_reply_is_recovered_by_the_silent_sign_in_without_a_new_code() {
-    let Setup {
-        emu,
-        dir,
-        config,
-        engine,
-    } = setup().await;
-    let first_token = stored_access_token(&engine, TENANT).await;
-    let first_expiry = status(&engine).expires_at;
-    let codes = emu.device_codes().len();
-    emu.clear_requests();
+    let s = setup().await;
+    let first_token = s.token(TENANT).await;
+    let first_expiry = status(&s.engine).expires_at;
+    let codes = s.emu.device_codes().len();
+    s.emu.clear_requests();
     // The server renews the tokens for the first background refresh, and the reply never
     // arrives: the refresh token the app holds is spent, the new one lost.
-    emu.inject_fault(Fault::LostReply, 1);
-    let mut app = App::start(&config, &dir.path().join("app.log"));
+    s.emu.inject_fault(Fault::LostReply, 1);
+    let mut app = s.start_app();
 
     let exchange = wait_for(
         "the silent re-sign-in (jwt-bearer) after the lost reply",
         Duration::from_secs(30),
         || {
             app.assert_running();
-            token_requests(&emu)
+            token_requests(&s.emu)
                 .into_iter()
                 .find(|r| r.server == Server::Vbm && grant(r).as_deref() == Some(JWT_BEARER))
         },
     );
-    let requests = token_requests(&emu);
+    let requests = token_requests(&s.emu);
     let lost = &requests[0];
     assert_eq!(lost.server, Server::Vbm);
     assert_eq!(grant(lost).as_deref(), Some("refresh_token"));
-    assert_eq!(stat(&emu, "lost_replies"), 1);
+    assert_eq!(stat(&s.emu, "lost_replies"), 1);
     // The app retried the spent token (it could not know), the server refused it, and the app
     // signed in again with the saved Microsoft refresh token: Microsoft first, then VBM365.
     let ms_refresh = requests
         .iter()
         .find(|r| r.server == Server::Ms && grant(r).as_deref() == Some("refresh_token"))
-        .unwrap_or_else(|| panic!("no Microsoft refresh: {:?}", emu.stats()));
+        .unwrap_or_else(|| panic!("no Microsoft refresh: {:?}", s.emu.stats()));
     assert!(lost.at < ms_refresh.at && ms_refresh.at < exchange.at);
-    assert!(stat(&emu, "vbm_refresh_after_lost_reply") <= 1);
+    assert!(stat(&s.emu, "vbm_refresh_after_lost_reply") <= 1);
     // No person was asked: no new device code.
-    assert_eq!(emu.device_codes().len(), codes);
-    assert_eq!(stat(&emu, "ms_devicecode"), 0);
+    assert_eq!(s.emu.device_codes().len(), codes);
+    assert_eq!(stat(&s.emu, "ms_devicecode"), 0);
 
     // (The exchange was seen arriving at the server; the app stores its tokens a moment later.)
     let recovered = wait_for(
         "new tokens stored after the re-sign-in",
         Duration::from_secs(10),
         || {
-            let s = status(&engine);
-            (s.state == TenantState::SignedIn && s.expires_at > first_expiry).then_some(s)
+            let st = status(&s.engine);
+            (st.state == TenantState::SignedIn && st.expires_at > first_expiry).then_some(st)
         },
     );
     assert!(recovered.detail.is_none(), "{recovered:?}");
-    let token = stored_access_token(&engine, TENANT).await;
+    let token = s.token(TENANT).await;
     assert!(token != first_token, "the access token was not replaced");
 
     // The next background refresh works with the tokens of the re-sign-in.
@@ -281,7 +248,7 @@ async fn a_lost_refresh_reply_is_recovered_by_the_silent_sign_in_without_a_new_c
         Duration::from_secs(20),
         || {
             app.assert_running();
-            vbm_refreshes(&emu)
+            vbm_refreshes(&s.emu)
                 .into_iter()
                 .find(|r| r.at > after_exchange)
         },
@@ -294,20 +261,21 @@ async fn a_lost_refresh_reply_is_recovered_by_the_silent_sign_in_without_a_new_c
         "the refresh after the recovery to be stored",
         Duration::from_secs(10),
         || {
-            let s = status(&engine);
-            (s.state == TenantState::SignedIn && s.expires_at > recovered.expires_at).then_some(())
+            let st = status(&s.engine);
+            (st.state == TenantState::SignedIn && st.expires_at > recovered.expires_at)
+                .then_some(())
         },
     );
     let log = app.log();
     // At most the spent token was refused; the later refresh was not.
     assert!(
-        stat(&emu, "vbm_token_errors") <= 1,
+        stat(&s.emu, "vbm_token_errors") <= 1,
         "{:?}\n{log}",
-        emu.stats()
+        s.emu.stats()
     );
-    assert_eq!(stat(&emu, "ms_devicecode"), 0);
+    assert_eq!(stat(&s.emu, "ms_devicecode"), 0);
     assert!(!log.contains("SignInRequired"), "{log}");
-    assert_eq!(status_of(&config, TENANT)["state"], "signed_in");
+    assert_eq!(status_of(&s.config, TENANT)["state"], "signed_in");
     drop(app);
-    assert_no_plaintext_secrets(dir.path(), &[&first_token, &token]);
+    s.assert_no_plaintext_secrets(&[&first_token, &token]);
 }

@@ -28,16 +28,13 @@ fn only(name: &'static str) -> impl Fn(&MenuNode) -> bool {
 #[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
 async fn tray_menu_lists_tenants_and_switches_both_ways() {
     require_desktop_session();
-    let emu = emulators(3600).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let engine = engine(&config);
-    add_tenant(&engine, &emu, A, true);
-    add_tenant(&engine, &emu, B, false);
-    add_tenant(&engine, &emu, "c.example.onmicrosoft.com", false);
-    sign_in(&engine, &emu, A).await;
+    let s = Setup::new(3600).await;
+    s.add_tenant(A, true);
+    s.add_tenant(B, false);
+    s.add_tenant("c.example.onmicrosoft.com", false);
+    s.sign_in(A).await;
 
-    let mut app = App::start(&config, &dir.path().join("app.log"));
+    let mut app = s.start_app();
     let tray = TrayMenu::find(&mut app, Duration::from_secs(15));
 
     // Every tenant, the active one checked; the actions of SPEC §5 in order.
@@ -75,7 +72,7 @@ async fn tray_menu_lists_tenants_and_switches_both_ways() {
     wait_for(
         "the CLI sees B active after the tray click",
         Duration::from_secs(10),
-        || (active_tenant(&config).as_deref() == Some(B)).then_some(()),
+        || (active_tenant(&s.config).as_deref() == Some(B)).then_some(()),
     );
     // The menu is rebuilt from the state (the click itself only toggles B's native check mark):
     // B alone checked, B (signed out) in the header and nothing to refresh.
@@ -87,7 +84,7 @@ async fn tray_menu_lists_tenants_and_switches_both_ways() {
     assert!(!menu.item("Refresh now").enabled);
 
     // A switch made by the CLI shows up in the tray without a restart.
-    cli(&config, &["switch", A]);
+    cli(&s.config, &["switch", A]);
     let menu = tray.wait_menu(
         "A alone checked after `switch`",
         Duration::from_secs(10),
@@ -95,63 +92,61 @@ async fn tray_menu_lists_tenants_and_switches_both_ways() {
     );
     assert!(menu.item("Refresh now").enabled);
     app.assert_running();
-    let token = stored_access_token(&engine, A).await;
-    assert_no_plaintext_secrets(dir.path(), &[&token]);
+    let token = s.token(A).await;
+    s.assert_no_plaintext_secrets(&[&token]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
 async fn tray_refresh_now_sends_exactly_one_refresh() {
     require_desktop_session();
-    let emu = emulators(3600).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let engine = engine(&config);
-    add_tenant(&engine, &emu, A, true);
-    add_tenant(&engine, &emu, B, false);
-    let (a, b) = tokio::join!(sign_in(&engine, &emu, A), sign_in(&engine, &emu, B));
-    let before = stored_access_token(&engine, A).await;
-    let before_b = stored_access_token(&engine, B).await;
+    let s = Setup::new(3600).await;
+    s.add_tenant(A, true);
+    s.add_tenant(B, false);
+    let (a, b) = tokio::join!(s.sign_in(A), s.sign_in(B));
+    let before = s.token(A).await;
+    let before_b = s.token(B).await;
     assert!(a.expires_at.is_some() && b.expires_at.is_some());
 
-    let mut app = App::start(&config, &dir.path().join("app.log"));
+    let mut app = s.start_app();
     let tray = TrayMenu::find(&mut app, Duration::from_secs(15));
     let menu = tray.menu();
     let refresh = menu.item("Refresh now");
     assert!(refresh.enabled, "{menu:#?}");
 
-    emu.clear_requests();
+    s.emu.clear_requests();
     tray.click(refresh.id);
     wait_for(
         "a refresh request at the emulator",
         Duration::from_secs(10),
-        || (!all_refreshes(&emu).is_empty()).then_some(()),
+        || (!all_refreshes(&s.emu).is_empty()).then_some(()),
     );
     // Give a second refresh (a double click, a retry, the scheduler) time to show up.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        all_refreshes(&emu).len(),
+        all_refreshes(&s.emu).len(),
         1,
         "requests: {:?}",
-        emu.requests()
+        s.emu
+            .requests()
             .iter()
             .map(|r| (r.server, r.path.clone()))
             .collect::<Vec<_>>()
     );
-    assert_eq!(vbm_refreshes(&emu).len(), 1);
-    assert_eq!(token_requests(&emu).len(), 1, "only the refresh");
+    assert_eq!(vbm_refreshes(&s.emu).len(), 1);
+    assert_eq!(token_requests(&s.emu).len(), 1, "only the refresh");
     // The active tenant got new tokens; the other one is untouched.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while stored_access_token(&engine, A).await == before {
+    while s.token(A).await == before {
         assert!(
             std::time::Instant::now() < deadline,
             "A's token was not renewed"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(stored_access_token(&engine, B).await, before_b);
-    assert_eq!(status_of(&config, B)["state"], "signed_in");
+    assert_eq!(s.token(B).await, before_b);
+    assert_eq!(status_of(&s.config, B)["state"], "signed_in");
     app.assert_running();
-    let after = stored_access_token(&engine, A).await;
-    assert_no_plaintext_secrets(dir.path(), &[&before, &after, &before_b]);
+    let after = s.token(A).await;
+    s.assert_no_plaintext_secrets(&[&before, &after, &before_b]);
 }

@@ -9,107 +9,15 @@
 
 mod support;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::{Duration, Instant};
+use support::webdriver::{self, click, text_of, wait_text};
 use vbm365_auth_core::TenantProfile;
 use vbm365_emulator::{EmulatorOptions, Emulators};
 
-const DRIVER: &str = "http://127.0.0.1:4444";
 const TENANT: &str = "contoso.onmicrosoft.com";
-
-fn tauri_driver() -> PathBuf {
-    std::env::var_os("TAURI_DRIVER")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"))
-        })
-        .expect("tauri-driver path")
-}
-
-/// tauri-driver for an app on `config_dir` (default storage: the OS keyring); the whole process
-/// tree goes on drop (an app left running would keep the single-instance lock).
-struct Driver(Child);
-
-impl Driver {
-    fn start(config_dir: &Path) -> Driver {
-        let child = Command::new(tauri_driver())
-            .env("VBM365_AUTH_CONFIG_DIR", config_dir)
-            .env_remove("VBM365_AUTH_STORAGE")
-            .env_remove("VBM365_AUTH_RETRY_BUDGET")
-            .env_remove("VBM365_AUTH_HTTP_TIMEOUT")
-            .spawn()
-            .expect("start tauri-driver");
-        Driver(child)
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let tree = support::procs::descendants(self.0.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-        support::terminate(&tree);
-    }
-}
-
-async fn connect() -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "tauri:options".into(),
-        json!({ "application": support::app_binary() }),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut builder = ClientBuilder::native();
-        let attempt = builder.capabilities(caps.clone()).connect(DRIVER);
-        let Ok(result) = tokio::time::timeout(Duration::from_secs(20), attempt).await else {
-            panic!("no WebDriver session after 20 s: did the app start?");
-        };
-        match result {
-            Ok(c) => return c,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            Err(e) => panic!("cannot start a WebDriver session: {e}"),
-        }
-    }
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    match c.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn wait_text(c: &Client, css: &str, want: &str, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
-        let t = text_of(c, css).await;
-        if t.contains(want) {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css}: wanted '{want}', have '{t}'"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
 
 /// Runs `return <expr>` in the page.
 async fn eval(c: &Client, expr: &str) -> Value {
@@ -150,7 +58,7 @@ async fn wait_code_without_trust_dialog(c: &Client) -> String {
 }
 
 fn row_button(act: &str) -> String {
-    format!(r#"li.tenant[data-name="{TENANT}"] [data-act="{act}"]"#)
+    webdriver::row_button(TENANT, act)
 }
 
 fn config(dir: &Path) -> Value {
@@ -185,9 +93,8 @@ async fn a_ca_trusted_server_gets_no_pin_dialog_and_forgetting_it_asks_again() {
         .await
         .expect("trust the CA");
 
-    let _driver = Driver::start(dir.path());
-    let c = connect().await;
-    wait_text(&c, "li.tenant .name", TENANT, Duration::from_secs(15)).await;
+    let (_driver, c) = webdriver::open(dir.path(), &[]).await;
+    wait_text(&c, "li.tenant .name", TENANT, 15).await;
     let forget = c
         .find(Locator::Css(&row_button("untrust")))
         .await
@@ -198,7 +105,7 @@ async fn a_ca_trusted_server_gets_no_pin_dialog_and_forgetting_it_asks_again() {
     click(&c, &row_button("sign-in")).await;
     let code = wait_code_without_trust_dialog(&c).await;
     assert!(emu.approve(&code));
-    wait_text(&c, "#signin-status", "Signed in", Duration::from_secs(15)).await;
+    wait_text(&c, "#signin-status", "Signed in", 15).await;
     click(&c, "#signin-done").await;
     assert!(
         config(dir.path())["trusted_certificates"]
@@ -225,7 +132,7 @@ async fn a_ca_trusted_server_gets_no_pin_dialog_and_forgetting_it_asks_again() {
         &c,
         "li.tenant .result",
         "Forgot the trusted certificate",
-        Duration::from_secs(10),
+        10,
     )
     .await;
     assert!(said.contains(&host_port), "{said}");
@@ -270,6 +177,6 @@ async fn a_ca_trusted_server_gets_no_pin_dialog_and_forgetting_it_asks_again() {
         json!([emu.cert_sha256()])
     );
     assert!(emu.approve(&code));
-    wait_text(&c, "#signin-status", "Signed in", Duration::from_secs(15)).await;
+    wait_text(&c, "#signin-status", "Signed in", 15).await;
     let _ = c.close().await;
 }

@@ -10,20 +10,12 @@
 
 mod support;
 
-use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
-
-fn expires_at(row: &serde_json::Value) -> Option<DateTime<Utc>> {
-    row["expires_at"]
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
-}
 
 /// The keyring account of the config dir's vault key.
 fn key_account(config: &Path) -> String {
@@ -75,6 +67,20 @@ fn wait_header(tray: &TrayMenu, app: &mut App, want: &str, within: Duration) -> 
     }
 }
 
+/// Starts the app on `s` and waits for its first background refresh and for its tray to say
+/// "signed in".
+fn start_app_past_first_refresh(s: &Setup) -> (App, TrayMenu) {
+    let mut app = s.start_app();
+    let tray = TrayMenu::find(&mut app, Duration::from_secs(20));
+    wait_for(
+        "a first background refresh",
+        Duration::from_secs(20),
+        || (!vbm_refreshes(&s.emu).is_empty()).then_some(()),
+    );
+    wait_header(&tray, &mut app, "signed in", Duration::from_secs(10));
+    (app, tray)
+}
+
 /// Bug caught: the app keeping the vault key it read at start. After another process signed out
 /// of everything and in again, the vault is sealed with a new key: an app that does not re-read
 /// the key cannot open it, shows the tenant in error and stops refreshing it (the user's tokens
@@ -84,37 +90,25 @@ fn wait_header(tray: &TrayMenu, app: &mut App, want: &str, within: Duration) -> 
 async fn the_app_follows_a_vault_key_that_changed_under_it() {
     require_desktop_session();
     // 10 s tokens: refreshed about 5 s after each sign-in or refresh.
-    let emu = emulators(10).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let first = engine(&config);
-    add_tenant(&first, &emu, TENANT, true);
-    sign_in(&first, &emu, TENANT).await;
-    let account = key_account(&config);
+    let s = Setup::signed_in(10, TENANT).await;
+    let account = key_account(&s.config);
     let old_key = stored_key(&account).expect("the vault key is in the keyring");
 
-    let mut app = App::start(&config, &dir.path().join("app.log"));
-    let tray = TrayMenu::find(&mut app, Duration::from_secs(20));
     // The app has read the vault (and so the key) and refreshes with it.
-    wait_for(
-        "a first background refresh",
-        Duration::from_secs(20),
-        || (!vbm_refreshes(&emu).is_empty()).then_some(()),
-    );
-    wait_header(&tray, &mut app, "signed in", Duration::from_secs(10));
+    let (mut app, tray) = start_app_past_first_refresh(&s);
 
     // Another process signs out of everything (vault file and key deleted) ...
-    cli(&config, &["logout", "--all"]);
+    cli(&s.config, &["logout", "--all"]);
     assert_eq!(stored_key(&account), None, "logout --all deletes the key");
     wait_header(&tray, &mut app, "signed out", Duration::from_secs(10));
     // ... and signs in again: a new vault under a new key.
-    let second = engine(&config);
-    sign_in(&second, &emu, TENANT).await;
+    let second = engine(&s.config);
+    sign_in(&second, &s.emu, TENANT).await;
     let new_key = stored_key(&account).expect("a new vault key");
     assert_ne!(new_key, old_key, "the new sign-in made a new key");
     let signed_in_expiry =
-        expires_at(&status_of(&config, TENANT)).expect("expiry after the new sign-in");
-    emu.clear_requests();
+        expires_at(&status_of(&s.config, TENANT)).expect("expiry after the new sign-in");
+    s.emu.clear_requests();
 
     // The app opens the new vault: it refreshes again, the renewed tokens are sealed with the new
     // key (the CLI reads them), and its tray says signed in.
@@ -123,14 +117,14 @@ async fn the_app_follows_a_vault_key_that_changed_under_it() {
         Duration::from_secs(30),
         || {
             app.assert_running();
-            (!vbm_refreshes(&emu).is_empty()).then_some(())
+            (!vbm_refreshes(&s.emu).is_empty()).then_some(())
         },
     );
     let row = wait_for(
         "tokens renewed by the app, readable with the new key",
         Duration::from_secs(10),
         || {
-            let row = status_of(&config, TENANT);
+            let row = status_of(&s.config, TENANT);
             (expires_at(&row).is_some_and(|e| e > signed_in_expiry)).then_some(row)
         },
     );
@@ -152,29 +146,17 @@ async fn the_app_follows_a_vault_key_that_changed_under_it() {
 #[ignore = "needs a display and a session bus; run with --ignored --test-threads=1"]
 async fn a_deleted_vault_key_is_an_error_in_the_app_not_silence() {
     require_desktop_session();
-    let emu = emulators(10).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config");
-    let engine = engine(&config);
-    add_tenant(&engine, &emu, TENANT, true);
-    sign_in(&engine, &emu, TENANT).await;
-    let account = key_account(&config);
+    let s = Setup::signed_in(10, TENANT).await;
+    let account = key_account(&s.config);
     assert!(stored_key(&account).is_some());
 
-    let mut app = App::start(&config, &dir.path().join("app.log"));
-    let tray = TrayMenu::find(&mut app, Duration::from_secs(20));
-    wait_for(
-        "a first background refresh",
-        Duration::from_secs(20),
-        || (!vbm_refreshes(&emu).is_empty()).then_some(()),
-    );
-    wait_header(&tray, &mut app, "signed in", Duration::from_secs(10));
+    let (mut app, tray) = start_app_past_first_refresh(&s);
 
     let out = secret_tool("clear", &account);
     assert!(out.status.success(), "secret-tool clear: {out:?}");
     assert_eq!(stored_key(&account), None);
     // Every other process sees it at once.
-    let row = status_of(&config, TENANT);
+    let row = status_of(&s.config, TENANT);
     assert_eq!(row["state"], "error", "{row}");
 
     // So does the app: its tray shows the tenant in error, within a few of its polls and
@@ -185,5 +167,5 @@ async fn a_deleted_vault_key_is_an_error_in_the_app_not_silence() {
     // Nothing was sealed under a key that is not in the keyring: the CLI still finds the key
     // missing, not a vault re-sealed by the app.
     assert_eq!(stored_key(&account), None);
-    assert_eq!(status_of(&config, TENANT)["state"], "error");
+    assert_eq!(status_of(&s.config, TENANT)["state"], "error");
 }

@@ -1,7 +1,7 @@
 //! The app's commands through Tauri's IPC on the mock runtime (no window, no display), for the IPC
-//! tests other than `commands.rs`: the same [`vbm365_auth_app::build`] and plugins the real app
-//! uses, over an engine in a temporary config dir, with the app's real context, so the capability
-//! in `capabilities/` is enforced too.
+//! tests: the same [`vbm365_auth_app::build`] and plugins the real app uses, over an engine in a
+//! temporary config dir, with the app's real context, so the capability in `capabilities/` is
+//! enforced too.
 
 #![allow(dead_code)]
 
@@ -20,7 +20,9 @@ pub fn engine(dir: &Path) -> Engine {
     Engine::open(opts).expect("engine")
 }
 
-/// The app on the mock runtime and its main window.
+/// The app on the mock runtime and its main window. The real plugins are registered, as the app
+/// registers them: a plugin command must be refused by the capability, not fail because no
+/// plugin is there to answer it.
 pub fn app(dir: &Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let engine = Arc::new(engine(dir));
     let app = vbm365_auth_app::build(vbm365_auth_app::plugins(mock_builder()), engine)
@@ -34,13 +36,23 @@ pub fn app(dir: &Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) 
 
 /// Invokes `cmd` from the app's own page.
 pub fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    call_from(w, "tauri://localhost", cmd, args)
+}
+
+/// Invokes `cmd` from a page at `url`.
+pub fn call_from(
+    w: &WebviewWindow<MockRuntime>,
+    url: &str,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
     get_ipc_response(
         w,
         InvokeRequest {
             cmd: cmd.into(),
             callback: tauri::ipc::CallbackFn(0),
             error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().expect("url"),
+            url: url.parse().expect("url"),
             body: tauri::ipc::InvokeBody::Json(args),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),

@@ -1,7 +1,8 @@
 //! Harness shared by the tests of the real desktop app (`tray.rs`, `background.rs`, `faults.rs`,
-//! `e2e.rs`): emulators and signed-in tenants prepared through the core engine, the app started as
-//! a child process in the test's own X display and D-Bus session, the `vbm365-auth` CLI on the same
-//! config dir, and a small dbusmenu client for the tray.
+//! `vault_key.rs`, `e2e.rs`, `trust_window.rs`): emulators and signed-in tenants prepared through
+//! the core engine ([`Setup`]), the app started as a child process in the test's own X display and
+//! D-Bus session, the `vbm365-auth` CLI on the same config dir, a small dbusmenu client for the
+//! tray, and the app in its window through `tauri-driver` ([`webdriver`]).
 //!
 //! Secrets go where the app keeps them by default: the vault file sealed with a key in the OS
 //! keyring, here the throwaway Secret Service of `scripts/with-keyring`. The engine, the app and
@@ -12,17 +13,20 @@
 
 #![allow(dead_code)]
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 use vbm365_auth_core::{Engine, EngineOptions, StorageChoice, TenantProfile, TenantStatus};
 use vbm365_emulator::{EmulatorOptions, Emulators, RecordedRequest, Server};
 use zbus::zvariant::{OwnedValue, Value as DValue};
 
-#[path = "../../crates/bench/src/procs.rs"]
-pub mod procs;
+pub mod webdriver;
+
+pub use vbm365_testkit::procs;
 
 /// The desktop app built with these tests.
 pub fn app_binary() -> PathBuf {
@@ -44,6 +48,16 @@ pub fn cli_binary() -> PathBuf {
         cli.display()
     );
     cli
+}
+
+/// Points `cmd` (the app, or `tauri-driver`, whose apps inherit its environment) at `config_dir`
+/// with the app's default storage (the OS keyring) and its default retry and timeout settings,
+/// whatever the test's own environment says.
+pub fn app_environment<'c>(cmd: &'c mut Command, config_dir: &Path) -> &'c mut Command {
+    cmd.env("VBM365_AUTH_CONFIG_DIR", config_dir)
+        .env_remove("VBM365_AUTH_STORAGE")
+        .env_remove("VBM365_AUTH_RETRY_BUDGET")
+        .env_remove("VBM365_AUTH_HTTP_TIMEOUT")
 }
 
 /// Panics with a clear message when the test is not run inside an X display and a session bus.
@@ -125,6 +139,82 @@ pub fn engine_with(dir: &Path, storage: StorageChoice) -> Engine {
     let mut opts = EngineOptions::from_env(Some(dir.to_path_buf())).expect("options");
     opts.storage = storage;
     Engine::open(opts).expect("engine")
+}
+
+/// A test's emulators and a fresh config dir (`config`, inside the temporary `dir` that also holds
+/// the app's log), with an engine on it.
+pub struct Setup {
+    pub emu: Emulators,
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub engine: Engine,
+}
+
+impl Setup {
+    /// [`emulators`] whose VBM365 tokens live `vbm_token_lifetime` seconds, and an empty config dir
+    /// with its secrets where the app keeps them by default (see [`engine`]).
+    pub async fn new(vbm_token_lifetime: u64) -> Setup {
+        Setup::with_storage(vbm_token_lifetime, StorageChoice::Keyring).await
+    }
+
+    /// [`Setup::new`] with the given storage (see [`engine_with`]).
+    pub async fn with_storage(vbm_token_lifetime: u64, storage: StorageChoice) -> Setup {
+        let emu = emulators(vbm_token_lifetime).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config");
+        let engine = engine_with(&config, storage);
+        Setup {
+            emu,
+            dir,
+            config,
+            engine,
+        }
+    }
+
+    /// [`Setup::new`] with `tenant` saved (active, trusting the emulator's certificate) and signed
+    /// in.
+    pub async fn signed_in(vbm_token_lifetime: u64, tenant: &str) -> Setup {
+        let s = Setup::new(vbm_token_lifetime).await;
+        s.add_tenant(tenant, true);
+        s.sign_in(tenant).await;
+        s
+    }
+
+    /// Saves a tenant on the emulators, trusting the emulator's certificate ([`add_tenant`]).
+    pub fn add_tenant(&self, name: &str, activate: bool) {
+        add_tenant(&self.engine, &self.emu, name, activate);
+    }
+
+    /// Signs a saved tenant in, approving the code at the emulator ([`sign_in`]).
+    pub async fn sign_in(&self, name: &str) -> TenantStatus {
+        sign_in(&self.engine, &self.emu, name).await
+    }
+
+    /// The stored access token of a tenant ([`stored_access_token`]).
+    pub async fn token(&self, name: &str) -> String {
+        stored_access_token(&self.engine, name).await
+    }
+
+    /// Where [`Setup::start_app`] has the app write its stderr.
+    pub fn app_log(&self) -> PathBuf {
+        self.dir.path().join("app.log")
+    }
+
+    /// The app on this config dir ([`App::start`]).
+    pub fn start_app(&self) -> App {
+        self.start_app_with_env(&[])
+    }
+
+    /// The app on this config dir with more environment variables ([`App::start_with_env`]).
+    pub fn start_app_with_env(&self, env: &[(&str, &str)]) -> App {
+        App::start_with_env(&self.config, &self.app_log(), env)
+    }
+
+    /// Checks that no secret is in plain text anywhere in the temporary dir
+    /// ([`assert_no_plaintext_secrets`]).
+    pub fn assert_no_plaintext_secrets(&self, known: &[&str]) {
+        assert_no_plaintext_secrets(self.dir.path(), known);
+    }
 }
 
 /// Every file under `dir`, recursively.
@@ -283,6 +373,14 @@ pub fn status_of(dir: &Path, tenant: &str) -> Value {
         .unwrap_or_else(|| panic!("{tenant} is not in status --json"))
 }
 
+/// The `expires_at` of a `status --json` row.
+pub fn expires_at(row: &Value) -> Option<DateTime<Utc>> {
+    row["expires_at"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
 /// The active tenant according to the CLI.
 pub fn active_tenant(dir: &Path) -> Option<String> {
     status_json(dir)
@@ -310,11 +408,7 @@ impl App {
     pub fn start_with_env(config_dir: &Path, log: &Path, env: &[(&str, &str)]) -> App {
         require_desktop_session();
         let stderr = std::fs::File::create(log).expect("log file");
-        let child = Command::new(app_binary())
-            .env("VBM365_AUTH_CONFIG_DIR", config_dir)
-            .env_remove("VBM365_AUTH_STORAGE")
-            .env_remove("VBM365_AUTH_RETRY_BUDGET")
-            .env_remove("VBM365_AUTH_HTTP_TIMEOUT")
+        let child = app_environment(&mut Command::new(app_binary()), config_dir)
             .env("VBM365_AUTH_LOG", "vbm365_auth_app=info,warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

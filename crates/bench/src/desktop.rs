@@ -11,7 +11,6 @@
 //! - **approval at the emulator to "Signed in" shown**: the page's clock when `#signin-status`
 //!   says so, minus the wall clock just before `Emulators::approve`.
 
-use crate::procs::{descendants, name as comm, rss_kib};
 use crate::{median, Row};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -21,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vbm365_emulator::Emulators;
+use vbm365_testkit::procs::{descendants, name as comm, rss_kib};
 
 /// Ports of tauri-driver and WebKitWebDriver: not the default 4444, so that the benchmark can run
 /// beside the end-to-end tests.

@@ -6,7 +6,6 @@
 //! (issue 3, [`desktop`]) also need an X display (`scripts/bench` runs it under Xvfb).
 
 mod desktop;
-mod procs;
 mod soak;
 
 use std::path::PathBuf;

@@ -12,7 +12,6 @@
 //! Logs (the app's stderr, every failed CLI run, every token request) stay in a directory named on
 //! stderr, for looking into whatever the table shows.
 
-use crate::procs::{descendants, rss_kib};
 use crate::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -27,6 +26,7 @@ use vbm365_auth_core::{
     validate, Engine, EngineOptions, StorageChoice, TenantProfile, TenantState,
 };
 use vbm365_emulator::{EmulatorOptions, Emulators, Server};
+use vbm365_testkit::procs::{descendants, rss_kib};
 
 const TENANTS: usize = 50;
 const WORKERS: usize = 3;

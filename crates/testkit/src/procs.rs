@@ -1,8 +1,6 @@
 //! Process trees from Linux `/proc`: the benchmark sums the memory of an app and its WebKit
-//! processes, and the desktop tests look at the environment of the app's web process. Shared as a
-//! source file (`#[path]` in `tests/support/mod.rs`), since the two are separate crates; each
-//! uses only some of it.
-#![allow(dead_code)]
+//! processes, and the desktop tests look at the environment of the app's web process and stop
+//! whole process trees.
 
 /// Every live descendant of `root` (children, grandchildren, …), from the parent pids in /proc.
 pub fn descendants(root: u32) -> Vec<u32> {
