@@ -52,43 +52,18 @@ async fn tenant_add_list_switch_remove() {
 
     // Duplicates, bad names and bad URLs are usage errors that change nothing.
     let before = std::fs::read(env.config_dir().join("config.json")).unwrap();
+    let add_c = |extra: &[&'static str]| {
+        let mut args = vec!["tenant", "add", "c.onmicrosoft.com", "--server"];
+        args.extend_from_slice(extra);
+        args
+    };
     for args in [
         vec!["tenant", "add", a, "--server", "https://x"],
         vec!["tenant", "add", "bad name", "--server", "https://x"],
-        vec![
-            "tenant",
-            "add",
-            "c.onmicrosoft.com",
-            "--server",
-            "http://vbm.example:4443",
-        ],
-        vec![
-            "tenant",
-            "add",
-            "c.onmicrosoft.com",
-            "--server",
-            "https://x",
-            "--api-version",
-            "v9",
-        ],
-        vec![
-            "tenant",
-            "add",
-            "c.onmicrosoft.com",
-            "--server",
-            "https://x",
-            "--pin-sha256",
-            "zz",
-        ],
-        vec![
-            "tenant",
-            "add",
-            "c.onmicrosoft.com",
-            "--server",
-            "https://x",
-            "--authority",
-            "http://login.example.com",
-        ],
+        add_c(&["http://vbm.example:4443"]),
+        add_c(&["https://x", "--api-version", "v9"]),
+        add_c(&["https://x", "--pin-sha256", "zz"]),
+        add_c(&["https://x", "--authority", "http://login.example.com"]),
     ] {
         let r = env.run(&args);
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
@@ -102,7 +77,7 @@ async fn tenant_add_list_switch_remove() {
     // Names are matched case-insensitively here and shown as typed.
     let r = env.run(&["switch", b]).ok();
     assert!(r.stderr.contains("B.onmicrosoft.com"), "{}", r.stderr);
-    let st = env.run(&["status", "--json"]).ok().json();
+    let st = env.status();
     assert_eq!(st[1]["active"], true);
     assert_eq!(st[0]["active"], false);
     assert_eq!(env.run(&["switch", "nobody.onmicrosoft.com"]).code, 2);
@@ -136,10 +111,9 @@ async fn usage_errors_exit_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_shapes_for_every_state() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     env.add_tenant("out.onmicrosoft.com", "v8");
-    let st = env.run(&["status", "--json"]).ok().json();
+    let st = env.status();
     let rows = st.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for r in rows {
@@ -165,23 +139,16 @@ async fn status_shapes_for_every_state() {
     .await;
     short.signed_in(TENANT, "v8").await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert_eq!(
-        short.run(&["status", "--json"]).ok().json()[0]["state"],
-        "expired"
-    );
+    assert_eq!(short.state(), "expired");
     // `token` refreshes an expired token by itself.
     short.emu.set_vbm_token_lifetime(3600);
     short.run(&["token"]).ok();
-    assert_eq!(
-        short.run(&["status", "--json"]).ok().json()[0]["state"],
-        "signed_in"
-    );
+    assert_eq!(short.state(), "signed_in");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn token_refreshes_only_inside_min_valid() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let t1 = env.run(&["token", "--min-valid", "60"]).ok().stdout;
     assert_eq!(env.grant_count(Server::Vbm, "refresh_token"), 0);
     let t2 = env.run(&["token", "--min-valid", "7200"]).ok().stdout;
@@ -192,8 +159,7 @@ async fn token_refreshes_only_inside_min_valid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_calls_the_server_and_forgets_the_tokens() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let token = env.run(&["token"]).ok().stdout;
     env.run(&["logout"]).ok();
     let reqs = env.emu.requests();
@@ -206,10 +172,7 @@ async fn logout_calls_the_server_and_forgets_the_tokens() {
         lo.header("authorization"),
         Some(format!("Bearer {}", token.trim()).as_str())
     );
-    assert_eq!(
-        env.run(&["status", "--json"]).ok().json()[0]["state"],
-        "signed_out"
-    );
+    assert_eq!(env.state(), "signed_out");
     assert_eq!(env.run(&["token"]).code, 4);
 
     // v6 has no logout endpoint: nothing is sent, tokens are still forgotten.
@@ -226,7 +189,7 @@ async fn logout_calls_the_server_and_forgets_the_tokens() {
     env.login(TENANT).await.ok();
     env.login("six.onmicrosoft.com").await.ok();
     env.run(&["logout", "--all"]).ok();
-    let st = env.run(&["status", "--json"]).ok().json();
+    let st = env.status();
     assert!(st
         .as_array()
         .unwrap()

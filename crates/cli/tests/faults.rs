@@ -8,8 +8,7 @@ use vbm365_emulator::{EmulatorOptions, Fault};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_faults_give_clear_errors_and_keep_the_stored_tokens() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let before = env.run(&["token"]).ok().stdout;
     let cases = [
         (Fault::Status500Html, "HTTP 500"),
@@ -58,10 +57,7 @@ async fn server_faults_give_clear_errors_and_keep_the_stored_tokens() {
             before,
             "{fault:?}"
         );
-        assert_eq!(
-            env.run(&["status", "--json"]).ok().json()[0]["state"],
-            "signed_in"
-        );
+        assert_eq!(env.state(), "signed_in");
     }
     // After the faults, a normal refresh works with the same stored refresh token.
     env.run(&["refresh"]).ok();
@@ -87,7 +83,7 @@ async fn server_down_is_a_clear_error() {
     .ok();
     let r = env.run(&["login", "--json", "--no-browser"]);
     assert_eq!(r.code, 1);
-    let ev = r.events().pop().unwrap();
+    let ev = r.last_event();
     assert_eq!(ev["event"], "error");
     assert_eq!(ev["code"], "network");
     assert!(ev["message"]
@@ -98,25 +94,13 @@ async fn server_down_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_authentication_disabled_points_to_the_server_setting() {
-    let env = Env::with(EmulatorOptions {
-        tenant_auth_enabled: false,
-        ..common::options()
-    })
-    .await;
-    env.add_tenant(TENANT, "v8");
-    let r = env.login(TENANT).await;
-    assert_eq!(r.code, 1);
-    let ev = r.events().pop().unwrap();
-    assert_eq!(ev["code"], "exchange_refused", "{ev}");
+    let (env, ev) = Env::exchange_refused().await;
     let message = ev["message"].as_str().unwrap();
     for part in ["Enable tenant authentication", TENANT] {
         assert!(message.contains(part), "'{part}' missing from: {message}");
     }
     // Nothing was stored by the refused exchange.
-    assert_eq!(
-        env.run(&["status", "--json"]).ok().json()[0]["state"],
-        "signed_out"
-    );
+    assert_eq!(env.state(), "signed_out");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -127,13 +111,13 @@ async fn device_flow_errors_are_said_in_plain_words() {
         .login_with(TENANT, |emu, code| assert!(emu.decline(code)))
         .await;
     assert_eq!(r.code, 1);
-    assert_eq!(r.events().pop().unwrap()["code"], "sign_in_declined");
+    assert_eq!(r.last_event()["code"], "sign_in_declined");
     assert!(r.stderr.contains("declined"));
 
     let r = env
         .login_with(TENANT, |emu, code| assert!(emu.block(code, 53003)))
         .await;
-    let ev = r.events().pop().unwrap();
+    let ev = r.last_event();
     assert_eq!(ev["code"], "conditional_access_blocked");
     let m = ev["message"].as_str().unwrap();
     assert!(
@@ -144,13 +128,10 @@ async fn device_flow_errors_are_said_in_plain_words() {
     let r = env
         .login_with(TENANT, |emu, code| assert!(emu.expire(code)))
         .await;
-    assert_eq!(r.events().pop().unwrap()["code"], "device_code_expired");
+    assert_eq!(r.last_event()["code"], "device_code_expired");
 
     // Nothing was stored by failed sign-ins.
-    assert_eq!(
-        env.run(&["status", "--json"]).ok().json()[0]["state"],
-        "signed_out"
-    );
+    assert_eq!(env.state(), "signed_out");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,7 +146,7 @@ async fn device_code_expiry_stops_polling() {
     // Bounded only against a hang: a poller that never stops fails here.
     let r = common::Run::from(common::wait_child(child, Duration::from_secs(60)).await);
     assert_eq!(r.code, 1, "{r:?}");
-    assert_eq!(r.events().pop().unwrap()["code"], "device_code_expired");
+    assert_eq!(r.last_event()["code"], "device_code_expired");
     // A 3 s code polled every second: at most 3 polls, then the client gives up by itself.
     let polls = env
         .emu
@@ -215,8 +196,7 @@ async fn keyring_unavailable_is_a_clear_error_and_nothing_is_written_in_plaintex
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keyring_down_after_sign_in_fails_reads_with_exit_1() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let broken = Env {
         extra_env: vec![(
             "DBUS_SESSION_BUS_ADDRESS".into(),
@@ -231,7 +211,7 @@ async fn keyring_down_after_sign_in_fails_reads_with_exit_1() {
         "{}",
         r.stderr
     );
-    let st = broken.run(&["status", "--json"]).ok().json();
+    let st = broken.status();
     assert_eq!(st[0]["state"], "error");
 }
 
@@ -357,20 +337,16 @@ async fn kill_9_during_config_writes_never_leaves_a_torn_config() {
     );
     eprintln!("{i} kills: {mid_write} inside a write, {switched} after a completed write");
     // Leftover temporary files from killed writers never shadow the config.
-    let st = env.run(&["status", "--json"]).ok().json();
+    let st = env.status();
     assert_eq!(st.as_array().unwrap().len(), 3000);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn locked_keyring_is_a_clear_error() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let token = env.run(&["token"]).ok().stdout;
     // The vault key, as the unlocked session holds it.
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.config_dir().join("config.json")).unwrap())
-            .unwrap();
-    let account = format!("vault-key/{}", cfg["vault_id"].as_str().unwrap());
+    let account = env.vault_key_account();
     let lookup = std::process::Command::new("secret-tool")
         .args(["lookup", "service", "vbm365-auth", "username", &account])
         .output()

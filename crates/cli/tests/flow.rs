@@ -107,7 +107,7 @@ async fn sign_in_sends_the_microsoft_reply_byte_for_byte_as_the_assertion() {
     );
 
     // Signed in: status and token.
-    let st = env.run(&["status", "--json"]).ok().json();
+    let st = env.status();
     assert_eq!(st[0]["state"], "signed_in");
     assert_eq!(st[0]["active"], true);
     let token = env.run(&["token"]).ok().stdout;
@@ -184,8 +184,7 @@ async fn missing_interval_means_five_seconds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refresh_stores_the_new_pair_and_never_reuses_the_old_refresh_token() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let t0 = env.run(&["token"]).ok().stdout;
     env.run(&["refresh"]).ok();
     let t1 = env.run(&["token"]).ok().stdout;
@@ -252,10 +251,7 @@ async fn refused_refresh_signs_in_again_silently_then_requires_sign_in() {
         field(&last_exchange, "assertion").unwrap().as_bytes(),
         bodies.last().unwrap().as_bytes()
     );
-    assert_eq!(
-        env.run(&["status", "--json"]).ok().json()[0]["state"],
-        "signed_in"
-    );
+    assert_eq!(env.state(), "signed_in");
 
     // Now both refresh tokens are refused: sign-in required, exit 4.
     env.emu.revoke_vbm_refresh_tokens();
@@ -263,10 +259,7 @@ async fn refused_refresh_signs_in_again_silently_then_requires_sign_in() {
     let r = env.run(&["token", "--min-valid", "999999"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stderr.contains("sign-in required"), "{}", r.stderr);
-    assert_eq!(
-        env.run(&["status", "--json"]).ok().json()[0]["state"],
-        "sign_in_required"
-    );
+    assert_eq!(env.state(), "sign_in_required");
     assert_eq!(env.run(&["token"]).code, 4);
 }
 

@@ -24,34 +24,34 @@ async fn refresh_in_flight(env: &Env) -> std::process::Child {
     child
 }
 
-fn state(env: &Env) -> serde_json::Value {
-    env.run(&["status", "--json"]).ok().json()[0]["state"].clone()
+/// Waits for the refresh of [`refresh_in_flight`] to end, then takes the slowdown off the server.
+async fn refresh_finished(env: &Env, refresh: std::process::Child) -> std::process::Output {
+    let out = common::wait_child(refresh, Duration::from_secs(30)).await;
+    env.emu.set_vbm_latency_ms(0);
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_out_during_a_refresh_wins() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let refresh = refresh_in_flight(&env).await;
     let r = env.run_async(&["logout"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let out = common::wait_child(refresh, Duration::from_secs(30)).await;
+    let out = refresh_finished(&env, refresh).await;
     assert_eq!(out.status.code(), Some(0), "the refresh itself succeeded");
-    assert_eq!(state(&env), "signed_out");
+    assert_eq!(env.state(), "signed_out");
     assert_eq!(env.run(&["token"]).code, 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_out_of_everything_during_a_refresh_leaves_a_usable_store() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let refresh = refresh_in_flight(&env).await;
     let r = env.run_async(&["logout", "--all"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    common::wait_child(refresh, Duration::from_secs(30)).await;
-    env.emu.set_vbm_latency_ms(0);
+    refresh_finished(&env, refresh).await;
     // No vault sealed under the deleted key: every command works, and a new sign-in too.
-    assert_eq!(state(&env), "signed_out");
+    assert_eq!(env.state(), "signed_out");
     assert!(!env.config_dir().join("vault.bin").exists());
     let r = env.login(TENANT).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -60,21 +60,18 @@ async fn sign_out_of_everything_during_a_refresh_leaves_a_usable_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_removed_tenants_tokens_never_come_back() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let refresh = refresh_in_flight(&env).await;
     env.run_async(&["tenant", "remove", TENANT]).await.ok();
-    common::wait_child(refresh, Duration::from_secs(30)).await;
-    env.emu.set_vbm_latency_ms(0);
+    refresh_finished(&env, refresh).await;
     env.add_tenant(TENANT, "v8");
-    assert_eq!(state(&env), "signed_out");
+    assert_eq!(env.state(), "signed_out");
     assert_eq!(env.run(&["token"]).code, 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_numbers_are_usage_errors_not_panics() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let r = env.run(&["token", "--min-valid", "10000000000000"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
@@ -94,8 +91,7 @@ async fn hostile_numbers_are_usage_errors_not_panics() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_born_expired_is_an_error_not_a_loop() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     env.emu.set_vbm_token_lifetime(0);
     env.emu.clear_requests();
     let r = env.run(&["refresh"]);
@@ -114,7 +110,7 @@ async fn a_token_born_expired_is_an_error_not_a_loop() {
     // The rotated refresh token was stored: with a sane lifetime again, the next refresh works.
     env.emu.set_vbm_token_lifetime(3600);
     env.run(&["refresh"]).ok();
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
 }
 
 #[cfg(unix)]
@@ -211,13 +207,8 @@ async fn a_held_config_lock_ends_in_a_clear_error_naming_the_holder() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_vault_says_so_at_once() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
-    let cfg: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.config_dir().join("config.json")).unwrap(),
-    )
-    .unwrap();
-    let account = format!("vault-key/{}", cfg["vault_id"].as_str().unwrap());
+    let env = Env::with_signed_in_tenant().await;
+    let account = env.vault_key_account();
     let cleared = std::process::Command::new("secret-tool")
         .args(["clear", "service", "vbm365-auth", "username", &account])
         .status()
@@ -235,7 +226,7 @@ async fn an_unreadable_vault_says_so_at_once() {
     env.emu.clear_requests();
     let r = env.run(&["login", "--json", "--no-browser"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(r.events().pop().unwrap()["code"], "vault_key_missing");
+    assert_eq!(r.last_event()["code"], "vault_key_missing");
     assert!(
         env.emu.requests().is_empty(),
         "no device code was requested"
@@ -248,8 +239,7 @@ async fn an_unreadable_vault_says_so_at_once() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn symbolic_links_are_refused_not_replaced() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     for file in ["config.json", "vault.bin"] {
         let path = env.config_dir().join(file);
         let elsewhere = env.bin_dir.path().join(file);

@@ -124,7 +124,7 @@ async fn a_dead_proxy_is_named_in_the_error() {
     );
     let r = env.run(&["login", "--json", "--no-browser"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let ev = r.events().pop().unwrap();
+    let ev = r.last_event();
     assert_eq!(ev["code"], "network", "{ev}");
     assert!(
         ev["message"]

@@ -10,30 +10,17 @@ use vbm365_emulator::{EmulatorOptions, Fault, Server};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-/// Faults that a retry gets past (the fault replaces the answer; the grant did not run).
+/// Faults that a retry gets past (the fault replaces the answer; the grant did not run): every
+/// kind but a lost reply, and `Unavailable` both with and without `Retry-After`.
 fn transient_faults() -> Vec<Fault> {
-    vec![
-        Fault::Throttled {
-            retry_after_secs: 1,
-        },
-        Fault::Unavailable {
-            retry_after_secs: Some(1),
-        },
-        Fault::Unavailable {
-            retry_after_secs: None,
-        },
-        Fault::ServerError,
-        Fault::ProxyBadGateway,
-        Fault::ProxyAuthRequired,
-        Fault::Status500Html,
-        Fault::Status502Empty,
-        Fault::TruncatedBody,
-        Fault::OversizedBody,
-        Fault::MalformedJson,
-        Fault::WrongTypes,
-        Fault::CloseConnection,
-        Fault::Hang,
-    ]
+    let mut faults: Vec<Fault> = Fault::ALL
+        .into_iter()
+        .filter(|f| !matches!(f, Fault::LostReply))
+        .collect();
+    faults.push(Fault::Unavailable {
+        retry_after_secs: Some(1),
+    });
+    faults
 }
 
 /// Signed in, with a short HTTP timeout so that `Hang` costs little.
@@ -43,13 +30,6 @@ async fn signed_in_env() -> Env {
         .push(("VBM365_AUTH_HTTP_TIMEOUT".into(), "1.5".into()));
     env.signed_in(TENANT, "v8").await;
     env
-}
-
-fn state(env: &Env) -> String {
-    env.run(&["status", "--json"]).ok().json()[0]["state"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn token(env: &Env) -> String {
@@ -68,7 +48,7 @@ async fn each_transient_fault_of_vbm365_on_a_refresh_is_retried_and_the_refresh_
         let refreshes = env.grant_count(Server::Vbm, "refresh_token");
         assert_eq!(refreshes, 2, "{fault:?}: one faulted attempt, one retry");
         assert_ne!(token(&env), before, "{fault:?}: a new token was stored");
-        assert_eq!(state(&env), "signed_in", "{fault:?}");
+        assert_eq!(env.state(), "signed_in", "{fault:?}");
         assert_eq!(env.emu.device_codes().len(), 1, "no new sign-in");
     }
 }
@@ -88,7 +68,7 @@ async fn a_fault_that_persists_keeps_every_token_and_says_so() {
             "{fault:?}: {}",
             r.stderr
         );
-        assert_eq!(state(&env), "signed_in", "{fault:?}");
+        assert_eq!(env.state(), "signed_in", "{fault:?}");
         assert_eq!(
             token(&env),
             before,
@@ -97,7 +77,7 @@ async fn a_fault_that_persists_keeps_every_token_and_says_so() {
     }
     // The stored refresh token still works.
     env.run(&["refresh"]).ok();
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,7 +114,7 @@ async fn throttling_is_waited_out_as_retry_after_says_and_a_long_wait_gives_up_a
     assert_eq!(r.json()["error"]["code"], "throttled", "{}", r.stdout);
     assert!(r.stderr.contains("retry after 120 s"), "{}", r.stderr);
     assert_eq!(env.vbm_token_requests().len(), 1);
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +126,7 @@ async fn microsoft_faults_during_the_silent_sign_in_keep_the_microsoft_refresh_t
         env.emu.inject_fault_on(Server::Ms, fault, 1);
         let r = env.run(&["refresh"]);
         assert_eq!(r.code, 0, "{fault:?}: {}", r.stderr);
-        assert_eq!(state(&env), "signed_in", "{fault:?}");
+        assert_eq!(env.state(), "signed_in", "{fault:?}");
     }
     // Microsoft down for longer than the command waits: nothing is dropped, and once it is back
     // the kept Microsoft refresh token signs in again without the user.
@@ -163,10 +143,10 @@ async fn microsoft_faults_during_the_silent_sign_in_keep_the_microsoft_refresh_t
     let r = env.run(&["refresh"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("temporarily_unavailable"), "{}", r.stderr);
-    assert_ne!(state(&env), "sign_in_required");
+    assert_ne!(env.state(), "sign_in_required");
     let r = env.run(&["refresh"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
     assert_eq!(env.emu.device_codes().len(), 1, "no new device code");
 }
 
@@ -193,12 +173,12 @@ async fn device_code_polling_survives_throttling_and_outages() {
         })
         .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(r.events().pop().unwrap()["event"], "signed_in");
+    assert_eq!(r.last_event()["event"], "signed_in");
     assert_eq!(
         env.emu.stats().get("ms_faults").copied(),
         Some(faults.len() as u64)
     );
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,7 +193,7 @@ async fn a_refresh_whose_reply_was_lost_recovers_through_the_silent_sign_in() {
     assert_eq!(env.grant_count(Server::Ms, "refresh_token"), 1);
     assert_eq!(env.grant_count(Server::Vbm, JWT_BEARER), 1);
     assert_eq!(env.emu.device_codes().len(), 1, "no new device code");
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
     env.run(&["refresh"]).ok();
 
     // Lost on the Microsoft side too: Microsoft keeps old refresh tokens valid, so the retry works.
@@ -221,7 +201,7 @@ async fn a_refresh_whose_reply_was_lost_recovers_through_the_silent_sign_in() {
     env.emu.inject_fault_on(Server::Ms, Fault::LostReply, 1);
     let r = env.run(&["refresh"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,26 +216,17 @@ async fn a_lost_exchange_reply_after_approval_does_not_waste_the_sign_in() {
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(env.grant_count(Server::Vbm, JWT_BEARER), 2);
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_exchange_after_approval_keeps_the_microsoft_sign_in_for_later() {
-    let env = Env::with(EmulatorOptions {
-        tenant_auth_enabled: false,
-        ..common::options()
-    })
-    .await;
-    env.add_tenant(TENANT, "v8");
-    let r = env.login(TENANT).await;
-    assert_eq!(r.code, 1);
-    let ev = r.events().pop().unwrap();
-    assert_eq!(ev["code"], "exchange_refused", "{ev}");
+    let (env, _) = Env::exchange_refused().await;
     // The administrator turns tenant authentication on: no new device code is needed.
     env.emu.set_tenant_auth_enabled(true);
     let r = env.run(&["token"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(state(&env), "signed_in");
+    assert_eq!(env.state(), "signed_in");
     assert_eq!(env.emu.device_codes().len(), 1);
 }
 
@@ -293,7 +264,7 @@ async fn the_organization_name_is_sent_exactly_as_typed_and_found_ignoring_case(
     // Typed in another case than the server's: the refusal names the likely cause.
     env.add_tenant("fabrikam.onmicrosoft.com", "v8");
     let r = env.login("fabrikam.onmicrosoft.com").await;
-    let ev = r.events().pop().unwrap();
+    let ev = r.last_event();
     assert_eq!(ev["code"], "exchange_refused", "{ev}");
     let m = ev["message"].as_str().unwrap();
     assert!(m.contains("fabrikam.onmicrosoft.com"), "{m}");
@@ -305,24 +276,11 @@ async fn a_pin_given_with_a_tenant_is_never_widened() {
     let env = Env::new().await;
     env.add_tenant(TENANT, "v8"); // pins the emulator's real certificate
     let other = "ab".repeat(32);
-    let r = env.run(&[
-        "tenant",
-        "add",
-        "fabrikam.onmicrosoft.com",
-        "--server",
-        &env.emu.vbm_url(),
-        "--authority",
-        &env.emu.ms_url(),
-        "--pin-sha256",
-        &other,
-    ]);
+    let r = env.try_add_tenant("fabrikam.onmicrosoft.com", &["--pin-sha256", &other]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains(&env.emu.cert_sha256()), "{}", r.stderr);
     assert!(r.stderr.contains(&other), "{}", r.stderr);
-    let cfg: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.config_dir().join("config.json")).unwrap(),
-    )
-    .unwrap();
+    let cfg = env.config_json();
     let pins = cfg["trusted_certificates"].as_object().unwrap();
     assert_eq!(pins.len(), 1);
     let only: Vec<_> = pins.values().next().unwrap().as_array().unwrap().clone();
@@ -333,16 +291,7 @@ async fn a_pin_given_with_a_tenant_is_never_widened() {
         .iter()
         .all(|t| t["name"] != "fabrikam.onmicrosoft.com"));
     // The pin already trusted is fine.
-    let r = env.run(&[
-        "tenant",
-        "add",
-        "fabrikam.onmicrosoft.com",
-        "--server",
-        &env.emu.vbm_url(),
-        "--authority",
-        &env.emu.ms_url(),
-        "--pin-sha256",
-        &env.emu.cert_sha256(),
-    ]);
+    let pin = env.emu.cert_sha256();
+    let r = env.try_add_tenant("fabrikam.onmicrosoft.com", &["--pin-sha256", &pin]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Env, TENANT};
+use common::{walk, Env, TENANT};
 use vbm365_emulator::{EmulatorOptions, Server};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -214,20 +214,6 @@ async fn secrets_never_reach_config_logs_stderr_or_plain_files() {
     for (what, secret, pieces) in &secrets {
         assert_absent(what, secret, *pieces, &places, &index);
     }
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files.extend(walk(&p));
-        } else {
-            files.push(p);
-        }
-    }
-    files
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,11 +19,6 @@ fn host_port(env: &Env) -> String {
         .to_string()
 }
 
-fn config(env: &Env) -> Value {
-    let text = std::fs::read_to_string(env.config_dir().join("config.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn write_config(env: &Env, cfg: &Value) {
     std::fs::write(
         env.config_dir().join("config.json"),
@@ -34,7 +29,7 @@ fn write_config(env: &Env, cfg: &Value) {
 
 /// The pins saved for each `host:port`.
 fn pins(env: &Env) -> serde_json::Map<String, Value> {
-    config(env)["trusted_certificates"]
+    env.config_json()["trusted_certificates"]
         .as_object()
         .cloned()
         .unwrap_or_default()
@@ -64,12 +59,11 @@ fn assert_refresh_refused_untrusted(env: &Env) {
 /// forgot, or a pin still honoured after it was removed; and `tenant trust` not restoring trust.
 #[tokio::test(flavor = "multi_thread")]
 async fn untrust_forgets_the_pin_of_the_server_and_trust_brings_it_back() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     // A second tenant on the same server (sharing its pin), and a pin of an unrelated server.
     env.add_tenant_with(OTHER, &[]);
     let unrelated = "cd".repeat(32);
-    let mut cfg = config(&env);
+    let mut cfg = env.config_json();
     cfg["trusted_certificates"]["vbm.elsewhere.example:443"] = serde_json::json!([unrelated]);
     write_config(&env, &cfg);
     let hp = host_port(&env);
@@ -108,7 +102,7 @@ async fn untrust_forgets_the_pin_of_the_server_and_trust_brings_it_back() {
 
     assert_refresh_refused_untrusted(&env);
     // The tokens survive: only the trust was forgotten.
-    let status = env.run(&["status", "--json"]).ok().json();
+    let status = env.status();
     let row = status
         .as_array()
         .unwrap()
@@ -166,13 +160,12 @@ async fn untrust_forgets_a_trusted_ca_too() {
 /// trusted, and the list grows with every re-trust).
 #[tokio::test(flavor = "multi_thread")]
 async fn trusting_a_changed_certificate_twice_leaves_exactly_one_pin() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let hp = host_port(&env);
     let real = env.emu.cert_sha256();
     // As if the server's certificate had changed since it was pinned: the saved pin is another.
     let bogus = "ab".repeat(32);
-    let mut cfg = config(&env);
+    let mut cfg = env.config_json();
     cfg["trusted_certificates"][&hp] = serde_json::json!([bogus]);
     write_config(&env, &cfg);
     let r = env.run(&["refresh", TENANT, "--json"]);
@@ -204,15 +197,14 @@ async fn trusting_a_changed_certificate_twice_leaves_exactly_one_pin() {
 /// certificate trusted for one port would be trusted for every service of that host.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pin_saved_for_another_port_of_the_host_does_not_trust_this_one() {
-    let env = Env::new().await;
-    env.signed_in(TENANT, "v8").await;
+    let env = Env::with_signed_in_tenant().await;
     let hp = host_port(&env);
     let (host, port) = hp.rsplit_once(':').unwrap();
     let port: u16 = port.parse().unwrap();
     let other = format!("{host}:{}", if port == 65535 { 1 } else { port + 1 });
     let real = env.emu.cert_sha256();
     // The very same (right) fingerprint, saved under the other port only.
-    let mut cfg = config(&env);
+    let mut cfg = env.config_json();
     cfg["trusted_certificates"] = serde_json::json!({ other.clone(): [real] });
     write_config(&env, &cfg);
     let list = env.run(&["tenant", "list", "--json"]).ok().json();

@@ -41,6 +41,34 @@ impl Env {
         .await
     }
 
+    /// Emulators whose VBM365 server has tenant authentication turned off.
+    pub async fn tenant_auth_disabled() -> Env {
+        Env::with(EmulatorOptions {
+            tenant_auth_enabled: false,
+            ..options()
+        })
+        .await
+    }
+
+    /// [`Env::tenant_auth_disabled`] with [`TENANT`] added and a `login` of it that failed (exit
+    /// code 1) because the server refused the exchange: the env and the error event.
+    pub async fn exchange_refused() -> (Env, Value) {
+        let env = Env::tenant_auth_disabled().await;
+        env.add_tenant(TENANT, "v8");
+        let r = env.login(TENANT).await;
+        assert_eq!(r.code, 1);
+        let ev = r.last_event();
+        assert_eq!(ev["code"], "exchange_refused", "{ev}");
+        (env, ev)
+    }
+
+    /// [`Env::new`] with [`TENANT`] added (v8, pinned) and signed in.
+    pub async fn with_signed_in_tenant() -> Env {
+        let env = Env::new().await;
+        env.signed_in(TENANT, "v8").await;
+        env
+    }
+
     pub async fn with(opts: EmulatorOptions) -> Env {
         let emu = Emulators::start(opts).await.expect("emulators start");
         let bin_dir = tempfile::tempdir().unwrap();
@@ -133,12 +161,42 @@ impl Env {
 
     /// `tenant add` against the emulators with `extra` arguments (no pin unless given).
     pub fn add_tenant_with(&self, name: &str, extra: &[&str]) -> Run {
+        let r = self.try_add_tenant(name, extra);
+        assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
+        r
+    }
+
+    /// [`Env::add_tenant_with`], whatever the outcome.
+    pub fn try_add_tenant(&self, name: &str, extra: &[&str]) -> Run {
         let (vbm, ms) = (self.emu.vbm_url(), self.emu.ms_url());
         let mut args = vec!["tenant", "add", name, "--server", &vbm, "--authority", &ms];
         args.extend_from_slice(extra);
-        let r = self.run(&args);
-        assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
-        r
+        self.run(&args)
+    }
+
+    /// `status --json` (which must succeed).
+    pub fn status(&self) -> Value {
+        self.run(&["status", "--json"]).ok().json()
+    }
+
+    /// The `state` of the first tenant in `status --json`.
+    pub fn state(&self) -> String {
+        self.status()[0]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// `config.json` of the config dir.
+    pub fn config_json(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("config.json")).expect("config");
+        serde_json::from_str(&text).expect("config.json is JSON")
+    }
+
+    /// The keyring account (`username`) of the vault key of the config dir.
+    pub fn vault_key_account(&self) -> String {
+        let cfg = self.config_json();
+        format!("vault-key/{}", cfg["vault_id"].as_str().expect("vault_id"))
     }
 
     /// Starts the CLI with stdout and stderr captured.
@@ -230,7 +288,8 @@ impl Env {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
@@ -294,6 +353,11 @@ impl Run {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// The last JSON line of stdout (how `login --json` ends).
+    pub fn last_event(&self) -> Value {
+        self.events().pop().expect("a JSON line on stdout")
     }
 
     pub fn ok(self) -> Run {
