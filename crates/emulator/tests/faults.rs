@@ -125,7 +125,7 @@ async fn hang_never_answers_and_close_drops_the_connection() {
             .await
             .expect_err("connection dropped");
         assert!(!err.is_timeout(), "{err:?}");
-            // The next request (on a new connection) is served normally.
+        // The next request (on a new connection) is served normally.
         assert_eq!(
             refresh_request(client, &emu)
                 .send()
