@@ -1,13 +1,68 @@
-//! Printing: errors, JSON, times. Tokens are printed only by `token`, on stdout.
+//! Printing: the streams a command writes to ([`Io`], injected so that commands can be tested
+//! without a process), errors, JSON, times. Tokens are printed only by `token`, on stdout.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use std::fmt;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use vbm365_auth_core::Error;
+use vbm365_auth_core::{Error, Result};
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_SIGN_IN_REQUIRED: u8 = 4;
+
+/// The streams of a command: data on `out` (stdout), messages for people on `err` (stderr), answers
+/// to prompts from `input` (stdin). `main` hands in the process's own; tests hand in buffers.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub input: &'a mut dyn BufRead,
+    /// Whether a person can answer a prompt (stdin is a terminal).
+    pub stdin_is_terminal: bool,
+}
+
+impl Io<'_> {
+    /// Writes data on stdout. A failed write is an error: the data did not arrive.
+    pub fn out(&mut self, args: fmt::Arguments<'_>) -> Result<()> {
+        self.out.write_fmt(args).map_err(|source| Error::Io {
+            path: "stdout".into(),
+            source,
+        })
+    }
+
+    /// Writes a message on stderr, flushed (a prompt ends without a newline). Best effort: a
+    /// message that cannot be shown changes no outcome.
+    pub fn err(&mut self, args: fmt::Arguments<'_>) {
+        let _ = self.err.write_fmt(args);
+        let _ = self.err.flush();
+    }
+
+    /// One line of input (empty at the end of input).
+    pub fn read_line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        self.input
+            .read_line(&mut line)
+            .map_err(|e| Error::InvalidInput(format!("cannot read the answer: {e}")))?;
+        Ok(line)
+    }
+}
+
+/// `outln!(io, "...", args)`: a line of data on stdout; gives `Result<()>`.
+macro_rules! outln {
+    ($io:expr, $($arg:tt)*) => {
+        $io.out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `errln!(io, "...", args)`: a line for people on stderr.
+macro_rules! errln {
+    ($io:expr, $($arg:tt)*) => {
+        $io.err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {errln, outln};
 
 /// Logs go to stderr; `VBM365_AUTH_LOG` sets the filter (default: warnings).
 pub fn init_logging() {
@@ -36,12 +91,17 @@ pub fn error_json(e: &Error) -> serde_json::Value {
 }
 
 /// Reports an error (stderr; with `--json` also a JSON object on stdout) and gives the exit code.
-pub fn fail(e: &Error, json: bool) -> ExitCode {
-    eprintln!("error: {e}");
+pub fn fail(io: &mut Io<'_>, e: &Error, json: bool) -> ExitCode {
+    errln!(io, "error: {e}");
     if json {
-        println!("{}", error_json(e));
+        // Already failing: a stdout that cannot take the report changes nothing.
+        let _ = outln!(io, "{}", error_json(e));
     }
     ExitCode::from(exit_code_of(e))
+}
+
+pub fn print_json(io: &mut Io<'_>, v: &serde_json::Value) -> Result<()> {
+    outln!(io, "{v}")
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -68,6 +128,98 @@ pub fn relative(t: DateTime<Utc>) -> String {
     }
 }
 
-pub fn print_json(v: &serde_json::Value) {
-    println!("{v}");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{self, Cursor};
+
+    /// A stream whose reader went away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn data_that_cannot_be_written_is_an_error_a_message_is_not() {
+        let (mut out, mut err, mut input) = (Closed, Closed, Cursor::new(Vec::new()));
+        let mut io = Io {
+            out: &mut out,
+            err: &mut err,
+            input: &mut input,
+            stdin_is_terminal: false,
+        };
+        let e = outln!(io, "token").unwrap_err();
+        assert_eq!(e.to_string(), "stdout: broken pipe");
+        assert_eq!(exit_code_of(&e), EXIT_FAILURE);
+        errln!(io, "a message nobody sees");
+        assert_eq!(io.read_line().unwrap(), "");
+    }
+
+    #[test]
+    fn fail_reports_on_stderr_and_with_json_also_on_stdout() {
+        let sign_in = Error::SignInRequired {
+            tenant: "a".into(),
+            reason: "revoked".into(),
+        };
+        // (error, --json, exit code, stdout with "MESSAGE" for the error's message as JSON)
+        let cases = [
+            (Error::NoActiveTenant, false, EXIT_USAGE, ""),
+            (
+                Error::TenantExists("a".into()),
+                true,
+                EXIT_USAGE,
+                "{\"error\":{\"code\":\"tenant_exists\",\"message\":MESSAGE}}\n",
+            ),
+            (
+                sign_in,
+                true,
+                EXIT_SIGN_IN_REQUIRED,
+                "{\"error\":{\"code\":\"sign_in_required\",\"message\":MESSAGE}}\n",
+            ),
+            (Error::Cancelled, false, EXIT_FAILURE, ""),
+        ];
+        for (e, json, code, stdout) in cases {
+            let stdout = stdout.replace("MESSAGE", &serde_json::to_string(&e.to_string()).unwrap());
+            let (mut out, mut err, mut input) = (Vec::new(), Vec::new(), Cursor::new(Vec::new()));
+            let mut io = Io {
+                out: &mut out,
+                err: &mut err,
+                input: &mut input,
+                stdin_is_terminal: false,
+            };
+            assert_eq!(fail(&mut io, &e, json), ExitCode::from(code), "{e:?}");
+            assert_eq!(String::from_utf8(out).unwrap(), stdout, "{e:?}");
+            assert_eq!(
+                String::from_utf8(err).unwrap(),
+                format!("error: {e}\n"),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = Utc::now();
+        let cases = [
+            (30, "in 30 s"),
+            (42 * 60 + 30, "in 42 min"),
+            (3 * 3600 + 5 * 60 + 30, "in 3 h 5 min"),
+            (-(2 * 60 + 30), "2 min ago"),
+        ];
+        for (secs, shown) in cases {
+            // 0.9 s of slack for the clock moving on while this runs.
+            let t = now + chrono::Duration::seconds(secs) + chrono::Duration::milliseconds(900);
+            assert_eq!(relative(t), shown, "{secs}");
+        }
+        assert_eq!(
+            rfc3339("2100-01-02T03:04:05.678Z".parse().unwrap()),
+            "2100-01-02T03:04:05Z"
+        );
+    }
 }
