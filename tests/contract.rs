@@ -125,3 +125,63 @@ fn invoked_registered_manifested_and_allowed_commands_agree() {
         report.join("\n")
     );
 }
+
+/// `CamelCase` as `snake_case` (serde's `rename_all = "snake_case"` for unit variants).
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_remedy_is_worded_by_the_window_or_said_by_its_message() {
+    let core = sources::read("crates/core/src/error.rs");
+    let body = core
+        .split("pub enum Remedy {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .expect("crates/core/src/error.rs: pub enum Remedy { … }");
+    let remedies: BTreeSet<String> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//") && !l.starts_with('#') && !l.is_empty())
+        .map(|l| snake(l.trim_end_matches(',')))
+        .collect();
+    assert!(remedies.len() >= 10, "{remedies:?}");
+    let ui = sources::read("ui/format.js");
+    let hints = ui
+        .split("export const REMEDY_HINTS = {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n};").next())
+        .expect("ui/format.js: export const REMEDY_HINTS = { … };");
+    let worded: BTreeSet<String> = hints
+        .lines()
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.trim().to_string()))
+        .collect();
+    // Said by the message itself: the likely causes, or that the tokens were kept for later.
+    let in_message: BTreeSet<String> = ["check_server_setup", "retry_later"]
+        .map(String::from)
+        .into();
+    let unworded: Vec<&String> = remedies
+        .iter()
+        .filter(|r| !worded.contains(*r) && !in_message.contains(*r))
+        .collect();
+    assert!(
+        unworded.is_empty(),
+        "remedies without words in ui/format.js: {unworded:?}"
+    );
+    let unknown: Vec<&String> = worded.difference(&remedies).collect();
+    assert!(
+        unknown.is_empty(),
+        "REMEDY_HINTS for no remedy of the core: {unknown:?}"
+    );
+}

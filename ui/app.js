@@ -1,6 +1,6 @@
 // VBM365 Auth window: renders the state pushed by Rust (`state-changed`) and calls the app's
 // commands. No token ever reaches this page: copying happens in Rust.
-import { remaining, STATE_TEXT, fingerprint, errorTitle } from "./format.js";
+import { remaining, STATE_TEXT, fingerprint, errorTitle, remedyHint } from "./format.js";
 import { openSignIn } from "./signin.js";
 
 const { invoke } = window.__TAURI__.core;
@@ -31,7 +31,10 @@ function rowResult(name, text, isError = false) {
 }
 
 function errText(e) {
-  if (e && typeof e === "object" && e.message) return e.message;
+  if (e && typeof e === "object" && e.message) {
+    const hint = remedyHint(e.remedy);
+    return hint ? `${e.message.replace(/\.?$/, ".")} ${hint}` : e.message;
+  }
   return String(e);
 }
 

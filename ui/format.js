@@ -77,3 +77,25 @@ export const ERROR_TITLES = {
 export function errorTitle(code) {
   return ERROR_TITLES[code] || "Something went wrong";
 }
+
+/**
+ * What to do next, in this window's words, for the core's remedy kinds (the CLI words the same
+ * kinds as commands). Kinds whose message already says it (try later, likely causes) have none.
+ */
+export const REMEDY_HINTS = {
+  pick_saved_tenant: "Choose a tenant from the list.",
+  choose_active_tenant: "Choose a tenant from the list and make it active.",
+  trust_server_certificate: "Sign in again: the window shows the server's certificate so you can check and trust it.",
+  review_changed_certificate: "If the server's certificate was renewed on purpose, choose Forget trusted certificate on the tenant, then sign in again to trust the new one.",
+  sign_in: "Sign in again.",
+  start_keyring: "Start the desktop keyring (a Secret Service such as GNOME Keyring), or start the app with VBM365_AUTH_STORAGE=file to keep secrets in a plain file.",
+  unlock_keyring: "Unlock the desktop keyring, then try again.",
+  reset_vault: "The stored tokens cannot be read any more: sign out of the tenants, then sign in again.",
+  check_connection: "Check the server address, that the server is running, and the network or proxy between.",
+  fix_permissions: "Make the file or folder named above private to your user account.",
+  fix_config: "Correct or remove what is named above in the configuration file.",
+};
+
+export function remedyHint(remedy) {
+  return (remedy && REMEDY_HINTS[remedy]) || "";
+}

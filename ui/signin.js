@@ -1,6 +1,6 @@
 // The sign-in panel: user code (copied automatically by Rust), "Open sign-in page", the address
 // as text, a countdown, live status from `sign-in-progress` events, Cancel, and "Try again".
-import { countdown, remaining, errorTitle } from "./format.js";
+import { countdown, remaining, errorTitle, remedyHint } from "./format.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -28,13 +28,13 @@ function status(text) { $("#signin-status").textContent = text; }
 
 const sentence = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 
-function fail(code, message) {
+function fail(code, message, remedy) {
   message = sentence(message);
   finished = true;
   stopTimer();
   status("");
   $("#signin-error-title").textContent = errorTitle(code);
-  const hint = HINTS[code];
+  const hint = HINTS[code] || remedyHint(remedy);
   $("#signin-error-message").textContent = hint ? `${message} ${hint}` : message;
   show("#signin-error");
   show("#signin-code-box", false);
@@ -73,7 +73,7 @@ export async function openSignIn(name) {
   try {
     info = await invoke("start_sign_in", { name });
   } catch (e) {
-    if (tenant === name) fail(e.code, e.message || String(e));
+    if (tenant === name) fail(e.code, e.message || String(e), e.remedy);
     return;
   }
   if (!d.open) {
@@ -128,7 +128,7 @@ listen("sign-in-progress", (ev) => {
       break;
     }
     case "error":
-      fail(p.code, p.message);
+      fail(p.code, p.message, p.remedy);
       break;
     case "cancelled":
       finished = true;

@@ -15,6 +15,9 @@ pub struct UiError {
     /// The form field a validation error belongs to, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What kind of fix it needs (the core's [`vbm365_auth_core::Remedy`]); the window words it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<vbm365_auth_core::Remedy>,
 }
 
 impl UiError {
@@ -24,6 +27,7 @@ impl UiError {
             code: code.to_string(),
             message: message.into(),
             field: None,
+            remedy: None,
         }
     }
 }
@@ -34,6 +38,7 @@ impl From<vbm365_auth_core::Error> for UiError {
             code: e.code().to_string(),
             message: e.to_string(),
             field: None,
+            remedy: e.remedy(),
         }
     }
 }

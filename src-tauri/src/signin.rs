@@ -73,6 +73,8 @@ pub enum Progress {
     Error {
         code: String,
         message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remedy: Option<vbm365_auth_core::Remedy>,
     },
     Cancelled,
 }
@@ -184,6 +186,7 @@ impl SignInSlot {
                 Err(e) => Progress::Error {
                     code: e.code().to_string(),
                     message: e.to_string(),
+                    remedy: e.remedy(),
                 },
             };
             emit(&app, attempt, &pending.profile.name, done);
@@ -249,10 +252,12 @@ mod tests {
         let v = serde_json::to_value(Progress::Error {
             code: "sign_in_declined".into(),
             message: "the sign-in was declined".into(),
+            remedy: Some(vbm365_auth_core::Remedy::SignIn),
         })
         .unwrap();
         assert_eq!(v["status"], "error");
         assert_eq!(v["code"], "sign_in_declined");
+        assert_eq!(v["remedy"], "sign_in", "the window words the remedy");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::json;
 use std::fmt;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use vbm365_auth_core::{Error, Result};
+use vbm365_auth_core::{Error, Remedy, Result};
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -86,13 +86,47 @@ pub fn exit_code_of(e: &Error) -> u8 {
     }
 }
 
+/// The CLI's words for an error's [`Remedy`]: what to run or do next. The core's messages only
+/// say what went wrong; the window words the same remedies as buttons.
+pub fn hint(e: &Error) -> Option<String> {
+    Some(match e.remedy()? {
+        Remedy::PickSavedTenant => "see the saved tenants with `vbm365-auth tenant list`".into(),
+        Remedy::ChooseActiveTenant => {
+            "name a tenant, or choose the active one with `vbm365-auth switch <TENANT>`".into()
+        }
+        Remedy::TrustServerCertificate => "check the certificate and pin it with `vbm365-auth tenant trust <TENANT>`, or trust the authority that issued it with `vbm365-auth tenant trust <TENANT> --ca-file <PEM>`".into(),
+        Remedy::ReviewChangedCertificate => "if the server's certificate was renewed on purpose, pin the new one with `vbm365-auth tenant trust <TENANT>`".into(),
+        Remedy::SignIn => "sign in with `vbm365-auth login <TENANT>`".into(),
+        Remedy::StartKeyring => "start a Secret Service (e.g. gnome-keyring), or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file (mode 0600)".into(),
+        Remedy::UnlockKeyring => {
+            "unlock it (e.g. log in to the desktop session) and try again".into()
+        }
+        Remedy::ResetVault => {
+            "`vbm365-auth logout --all` clears the unreadable vault; then sign in again".into()
+        }
+        Remedy::FixPermissions => match e {
+            Error::UnsafeFile { path, .. } => format!("run `chmod go-w '{path}'`"),
+            _ => return None,
+        },
+        // The message already lists the causes, says to try later, or names what to fix.
+        _ => return None,
+    })
+}
+
 pub fn error_json(e: &Error) -> serde_json::Value {
-    json!({"error": {"code": e.code(), "message": e.to_string()}})
+    let mut error = json!({"code": e.code(), "message": e.to_string()});
+    if let Some(h) = hint(e) {
+        error["hint"] = h.into();
+    }
+    json!({ "error": error })
 }
 
 /// Reports an error (stderr; with `--json` also a JSON object on stdout) and gives the exit code.
 pub fn fail(io: &mut Io<'_>, e: &Error, json: bool) -> ExitCode {
     errln!(io, "error: {e}");
+    if let Some(h) = hint(e) {
+        errln!(io, "hint: {h}");
+    }
     if json {
         // Already failing: a stdout that cannot take the report changes nothing.
         let _ = outln!(io, "{}", error_json(e));
@@ -168,23 +202,27 @@ mod tests {
             reason: "revoked".into(),
         };
         // (error, --json, exit code, stdout with "MESSAGE" for the error's message as JSON)
+        let choose = "name a tenant, or choose the active one with `vbm365-auth switch <TENANT>`";
+        let login = "sign in with `vbm365-auth login <TENANT>`";
         let cases = [
-            (Error::NoActiveTenant, false, EXIT_USAGE, ""),
+            (Error::NoActiveTenant, false, EXIT_USAGE, "", Some(choose)),
             (
                 Error::TenantExists("a".into()),
                 true,
                 EXIT_USAGE,
                 "{\"error\":{\"code\":\"tenant_exists\",\"message\":MESSAGE}}\n",
+                None,
             ),
             (
                 sign_in,
                 true,
                 EXIT_SIGN_IN_REQUIRED,
-                "{\"error\":{\"code\":\"sign_in_required\",\"message\":MESSAGE}}\n",
+                "{\"error\":{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":MESSAGE}}\n",
+                Some(login),
             ),
-            (Error::Cancelled, false, EXIT_FAILURE, ""),
+            (Error::Cancelled, false, EXIT_FAILURE, "", None),
         ];
-        for (e, json, code, stdout) in cases {
+        for (e, json, code, stdout, hint) in cases {
             let stdout = stdout.replace("MESSAGE", &serde_json::to_string(&e.to_string()).unwrap());
             let (mut out, mut err, mut input) = (Vec::new(), Vec::new(), Cursor::new(Vec::new()));
             let mut io = Io {
@@ -195,9 +233,10 @@ mod tests {
             };
             assert_eq!(fail(&mut io, &e, json), ExitCode::from(code), "{e:?}");
             assert_eq!(String::from_utf8(out).unwrap(), stdout, "{e:?}");
+            let hint = hint.map(|h| format!("hint: {h}\n")).unwrap_or_default();
             assert_eq!(
                 String::from_utf8(err).unwrap(),
-                format!("error: {e}\n"),
+                format!("error: {e}\n{hint}"),
                 "{e:?}"
             );
         }

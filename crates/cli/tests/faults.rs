@@ -181,7 +181,7 @@ async fn keyring_unavailable_is_a_clear_error_and_nothing_is_written_in_plaintex
     let ev = &events[0];
     assert_eq!(ev["event"], "error", "{ev}");
     assert_eq!(ev["code"], "keyring_unavailable", "{ev}");
-    assert!(ev["message"]
+    assert!(ev["hint"]
         .as_str()
         .unwrap()
         .contains("VBM365_AUTH_STORAGE=file"));

@@ -47,7 +47,7 @@ async fn unpinned_self_signed_server_is_refused_and_tenant_trust_pins_it() {
     let last = r.events().pop().unwrap();
     assert_eq!(last["event"], "error");
     assert_eq!(last["code"], "certificate_untrusted");
-    assert!(last["message"].as_str().unwrap().contains("tenant trust"));
+    assert!(last["hint"].as_str().unwrap().contains("tenant trust"));
 
     // Non-interactive trust without --yes refuses to pin.
     let r = env.run(&["tenant", "trust", TENANT]);
@@ -283,14 +283,20 @@ async fn a_server_issued_by_a_private_ca_is_trusted_through_that_ca_file_only() 
     let ca = files.path().join("corp-ca.pem");
     std::fs::write(&ca, &ca_pem).unwrap();
 
-    // Not trusted yet: the message names both ways to trust it.
+    // Not trusted yet: the hint names both ways to trust it (the message only what went wrong).
     let r = env.login(TENANT).await;
     let last = r.events().pop().unwrap();
     assert_eq!(last["code"], "certificate_untrusted", "{r:?}");
+    let hint = last["hint"].as_str().unwrap();
     assert!(
-        last["message"].as_str().unwrap().contains("--ca-file"),
+        hint.contains("tenant trust <TENANT> --ca-file") && hint.contains("tenant trust <TENANT>`"),
         "{last}"
     );
+    assert!(
+        !last["message"].as_str().unwrap().contains("vbm365-auth"),
+        "{last}"
+    );
+    assert!(r.stderr.contains(&format!("hint: {hint}")), "{}", r.stderr);
 
     // Bad files: a clear error each, nothing saved.
     let missing = files.path().join("missing.pem");

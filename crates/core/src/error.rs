@@ -19,7 +19,7 @@ pub enum Error {
 
     /// No saved tenant has this name (names compare ignoring ASCII case); holds the name as asked
     /// for. Also the active tenant or a tenant being signed in when it is no longer saved.
-    #[error("no tenant named '{0}' is saved (see `vbm365-auth tenant list`)")]
+    #[error("no tenant named '{0}' is saved")]
     TenantNotFound(String),
 
     /// A tenant with this name (ignoring ASCII case) is already saved; holds the saved spelling.
@@ -27,7 +27,7 @@ pub enum Error {
     TenantExists(String),
 
     /// A tenant was needed, none was named, and the config has no active tenant.
-    #[error("no tenant given and no active tenant is set (use `vbm365-auth switch <TENANT>`)")]
+    #[error("no tenant given and no active tenant is set")]
     NoActiveTenant,
 
     /// The tenant has no tokens that can be renewed: it was never signed in, was signed out, or its
@@ -156,7 +156,7 @@ pub enum Error {
     },
 
     /// A pinned server presented a certificate whose SHA-256 is none of its pins.
-    #[error("certificate of {host} does not match its pin: the server presented SHA-256 {actual}, the pin is {expected}. If the server certificate was renewed on purpose, run `vbm365-auth tenant trust <TENANT>` again")]
+    #[error("certificate of {host} does not match its pin: the server presented SHA-256 {actual}, the pin is {expected}")]
     PinMismatch {
         /// `host:port` of the server, host in lowercase.
         host: String,
@@ -168,7 +168,7 @@ pub enum Error {
 
     /// The certificate of a server without a pin did not validate against the system roots plus the
     /// CAs trusted for that server.
-    #[error("the certificate of {host} is not trusted ({detail}). Check it and pin it with `vbm365-auth tenant trust <TENANT>`, or trust the authority that issued it with `vbm365-auth tenant trust <TENANT> --ca-file <PEM>`")]
+    #[error("the certificate of {host} is not trusted ({detail})")]
     UntrustedCertificate {
         /// Host name of the server (without port).
         host: String,
@@ -190,7 +190,7 @@ pub enum Error {
 
     /// The OS keyring cannot be used (no Secret Service, a platform failure, no thread for the
     /// call); holds the keyring's own message.
-    #[error("the OS keyring is not available: {0}. Start a Secret Service (e.g. gnome-keyring) or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file (mode 0600)")]
+    #[error("the OS keyring is not available: {0}")]
     KeyringUnavailable(String),
 
     /// The OS keyring refused access because it is locked; holds the keyring's own message.
@@ -203,7 +203,7 @@ pub enum Error {
 
     /// The vault file exists but the keyring holds no key for it (the entry was deleted or the
     /// keyring reset), so its tokens cannot be read.
-    #[error("the key of the token vault is missing from the OS keyring; sign in again (`vbm365-auth logout --all` clears the unreadable vault)")]
+    #[error("the key of the token vault is missing from the OS keyring, so the stored tokens cannot be read")]
     VaultKeyMissing,
 
     /// The vault file cannot be opened or parsed with the key the keyring holds.
@@ -321,7 +321,70 @@ fn identity_message(
     out
 }
 
+/// What kind of fix a failure needs, in no face's words: the CLI says it as a command, the window
+/// as a button or a sentence ([`Error::remedy`]). Messages themselves only say what went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Name one of the saved tenants.
+    PickSavedTenant,
+    /// Name a tenant or choose which one is active.
+    ChooseActiveTenant,
+    /// Check the server's certificate and trust it: pin it, or trust the authority that issued it.
+    TrustServerCertificate,
+    /// The server presents another certificate than the pinned one: find out why; if it was
+    /// renewed on purpose, trust the new one.
+    ReviewChangedCertificate,
+    /// Sign in again (a new Microsoft sign-in).
+    SignIn,
+    /// Check the VBM365 server's set-up for the organization (the message lists the likely
+    /// causes).
+    CheckServerSetup,
+    /// Start an OS keyring (a Secret Service) or keep secrets in a plain file on purpose.
+    StartKeyring,
+    /// Unlock the OS keyring.
+    UnlockKeyring,
+    /// Clear the unreadable vault (sign out of every tenant), then sign in again.
+    ResetVault,
+    /// Nothing to change: try again later (the stored tokens were kept).
+    RetryLater,
+    /// Check the address, that the server runs, the network and any proxy.
+    CheckConnection,
+    /// Make the file or directory named in the message private to its user.
+    FixPermissions,
+    /// Correct or remove what the message names in the configuration file.
+    FixConfig,
+}
+
 impl Error {
+    /// The kind of fix this failure needs, if the user can do something about it.
+    pub fn remedy(&self) -> Option<Remedy> {
+        Some(match self {
+            Error::TenantNotFound(_) => Remedy::PickSavedTenant,
+            Error::NoActiveTenant => Remedy::ChooseActiveTenant,
+            Error::SignInRequired { .. }
+            | Error::DeviceCodeExpired
+            | Error::Identity {
+                error: OAuthError::ExpiredToken | OAuthError::AuthorizationDeclined,
+                ..
+            } => Remedy::SignIn,
+            Error::ExchangeRefused { .. } => Remedy::CheckServerSetup,
+            Error::PinMismatch { .. } => Remedy::ReviewChangedCertificate,
+            Error::UntrustedCertificate { .. } => Remedy::TrustServerCertificate,
+            Error::KeyringUnavailable(_) | Error::KeyringTimeout(_) => Remedy::StartKeyring,
+            Error::KeyringLocked(_) => Remedy::UnlockKeyring,
+            Error::VaultKeyMissing | Error::VaultCorrupt { .. } => Remedy::ResetVault,
+            Error::UnsafeFile { .. } => Remedy::FixPermissions,
+            Error::ConfigCorrupt { .. } => Remedy::FixConfig,
+            Error::Network { .. } | Error::Timeout { .. } => Remedy::CheckConnection,
+            Error::TokensKept { .. } | Error::ServerFailure { .. } | Error::LockTimeout { .. } => {
+                Remedy::RetryLater
+            }
+            _ => return None,
+        })
+    }
+
     /// A stable, machine-readable code (snake case) for the UI and `--json` output.
     pub fn code(&self) -> &'static str {
         match self {
@@ -443,6 +506,31 @@ mod tests {
             assert!(m.contains(part), "{part} in {m}");
         }
         assert_eq!(e.verdict(), Verdict::Refused);
+    }
+
+    #[test]
+    fn messages_carry_no_face_specific_advice() {
+        let samples = [
+            Error::TenantNotFound("x".into()),
+            Error::NoActiveTenant,
+            Error::PinMismatch {
+                host: "h".into(),
+                expected: "a".into(),
+                actual: "b".into(),
+            },
+            Error::UntrustedCertificate {
+                host: "h".into(),
+                detail: "UnknownIssuer".into(),
+            },
+            Error::KeyringUnavailable("no bus".into()),
+            Error::VaultKeyMissing,
+        ];
+        for e in samples {
+            let m = e.to_string();
+            assert!(!m.contains("vbm365-auth"), "{m}");
+            assert!(!m.contains('`'), "{m}");
+            assert!(e.remedy().is_some(), "{m}");
+        }
     }
 
     #[test]

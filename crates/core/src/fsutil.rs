@@ -129,9 +129,8 @@ pub fn check_private(path: &Path) -> Result<()> {
         }
         if meta.mode() & 0o022 != 0 {
             return Err(unsafe_because(format!(
-                "other users can write it (mode {:o}); run `chmod go-w {}`",
-                meta.mode() & 0o777,
-                path.display()
+                "other users can write it (mode {:o})",
+                meta.mode() & 0o777
             )));
         }
     }

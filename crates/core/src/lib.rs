@@ -29,7 +29,7 @@ pub mod vbm;
 mod wire;
 
 pub use config::{ApiVersion, Config, TenantProfile};
-pub use error::{Error, Result};
+pub use error::{Error, Remedy, Result};
 pub use secret::{Assertion, DeviceCode, MsRefreshToken, Secret, VbmAccessToken, VbmRefreshToken};
 pub use session::{
     AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, RemovedTrust, SignInEvent,

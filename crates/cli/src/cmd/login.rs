@@ -34,12 +34,17 @@ pub async fn run(
 fn report(name: &str, e: &Error, json: bool, io: &mut Io<'_>) -> ExitCode {
     if json {
         // Already failing: a stdout that cannot take the event changes nothing.
-        let _ = print_json(
-            io,
-            &json!({"event": "error", "tenant": name, "code": e.code(), "message": e.to_string()}),
-        );
+        let mut event =
+            json!({"event": "error", "tenant": name, "code": e.code(), "message": e.to_string()});
+        if let Some(h) = output::hint(e) {
+            event["hint"] = h.into();
+        }
+        let _ = print_json(io, &event);
     }
     errln!(io, "error: {e}");
+    if let Some(h) = output::hint(e) {
+        errln!(io, "hint: {h}");
+    }
     ExitCode::from(output::exit_code_of(e))
 }
 

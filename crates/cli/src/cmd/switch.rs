@@ -19,7 +19,7 @@ mod tests {
     #[tokio::test]
     async fn switch_prints_the_saved_name_and_changes_the_active_tenant() {
         let unknown = format!(
-            "error: {}\n",
+            "error: {}\nhint: see the saved tenants with `vbm365-auth tenant list`\n",
             message(Error::TenantNotFound("nobody.onmicrosoft.com".into()))
         );
         // (argument, exit code, stderr, active tenant afterwards)

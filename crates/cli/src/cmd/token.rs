@@ -83,12 +83,18 @@ mod tests {
         assert_eq!(
             r.out,
             format!(
-                "{{\"error\":{{\"code\":\"sign_in_required\",\"message\":{}}}}}\n",
+                "{{\"error\":{{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":{}}}}}\n",
                 json_message(e())
             )
         );
         let warning = f.plaintext_warning();
-        assert_eq!(r.err, format!("{warning}error: {}\n", message(e())));
+        assert_eq!(
+            r.err,
+            format!(
+                "{warning}error: {}\nhint: sign in with `vbm365-auth login <TENANT>`\n",
+                message(e())
+            )
+        );
     }
 
     #[tokio::test]
@@ -99,6 +105,12 @@ mod tests {
         assert_eq!(r.out, "");
         let e = Error::TenantNotFound("nobody".into());
         let warning = f.plaintext_warning();
-        assert_eq!(r.err, format!("{warning}error: {}\n", message(e)));
+        assert_eq!(
+            r.err,
+            format!(
+                "{warning}error: {}\nhint: see the saved tenants with `vbm365-auth tenant list`\n",
+                message(e)
+            )
+        );
     }
 }

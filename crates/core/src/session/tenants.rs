@@ -240,7 +240,7 @@ fn check_pin_not_widened(cfg: &Config, host_port: &str, pin: &str) -> Result<()>
         return Ok(());
     }
     Err(Error::InvalidInput(format!(
-        "the server {host_port} already trusts the certificate(s) with SHA-256 {}, not the pin you gave ({pin}); adding it would let either certificate carry this tenant's tokens. Add the tenant without a pin to use the trusted certificate, or first check which certificate the server presents now and pin that one (`vbm365-auth tenant trust <TENANT>`)",
+        "the server {host_port} already trusts the certificate(s) with SHA-256 {}, not the pin you gave ({pin}); adding it would let either certificate carry this tenant's tokens. Add the tenant without a pin to use the trusted certificate, or first check which certificate the server presents now and trust that one",
         existing.join(", ")
     )))
 }

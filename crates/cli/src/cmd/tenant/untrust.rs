@@ -110,10 +110,16 @@ mod tests {
         assert_eq!(
             r.out,
             format!(
-                "{{\"error\":{{\"code\":\"tenant_not_found\",\"message\":{}}}}}\n",
+                "{{\"error\":{{\"code\":\"tenant_not_found\",\"hint\":\"see the saved tenants with `vbm365-auth tenant list`\",\"message\":{}}}}}\n",
                 json_message(unknown())
             )
         );
-        assert_eq!(r.err, format!("error: {}\n", message(unknown())));
+        assert_eq!(
+            r.err,
+            format!(
+                "error: {}\nhint: see the saved tenants with `vbm365-auth tenant list`\n",
+                message(unknown())
+            )
+        );
     }
 }
