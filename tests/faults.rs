@@ -128,15 +128,11 @@ async fn transient_faults_in_background_refreshes_keep_the_tokens() {
         // The emulator counts the pair when it sends it; the app stores it a moment later. (With
         // 6 s tokens and a few seconds of retries the old token may expire meanwhile: `expired`
         // then, never `sign_in_required`, and never without tokens.)
-        wait_for(
-            "the renewed tokens stored",
-            Duration::from_secs(10),
-            || {
-                app.assert_running();
-                assert_tokens_kept(&s.engine, &app);
-                (status(&s.engine).state == TenantState::SignedIn).then_some(())
-            },
-        );
+        wait_for("the renewed tokens stored", Duration::from_secs(10), || {
+            app.assert_running();
+            assert_tokens_kept(&s.engine, &app);
+            (status(&s.engine).state == TenantState::SignedIn).then_some(())
+        });
         // The next refresh is due 3 s after this one: queue the next group for it.
         if let Some(next) = groups.get(i + 1) {
             for f in *next {
