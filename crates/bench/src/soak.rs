@@ -5,7 +5,9 @@
 //! The tenants are signed in through the product's own engine with faults off, so each has a
 //! VBM365 pair and a Microsoft refresh token. During the soak each worker loops over random
 //! tenants running `token T --min-valid 40`, `refresh T` and now and then `refresh --all`; the app
-//! refreshes in the background. Afterwards, with faults off, `status --json` and one `refresh T`
+//! refreshes in the background. Every 2 minutes the VBM365 emulator revokes every refresh token it
+//! issued, so each tenant's next refresh is refused and signs in again silently with its Microsoft
+//! refresh token: the Microsoft side meets the faults too. Afterwards, with faults off, `status --json` and one `refresh T`
 //! per tenant tell which tenants were signed out or lost their tokens; the emulator's counters
 //! tell what was attempted and injected, and whether a VBM365 refresh token was ever used twice.
 //!
@@ -34,6 +36,10 @@ const FAULT_RATE: f64 = 0.10;
 const TOKEN_LIFETIME: u64 = 60;
 /// How often the app's memory is sampled and its liveness checked.
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
+/// How often the VBM365 emulator revokes every refresh token it issued: each tenant's next refresh
+/// is then refused and goes through the silent re-sign-in, so the Microsoft side (refresh grant)
+/// meets its share of the faults too, not only the VBM365 side.
+const REVOKE_EVERY: Duration = Duration::from_secs(120);
 /// Pause of a worker between two CLI runs: each tenant is touched every ~20 s on average, so the
 /// CLI renews most tokens (`--min-valid 40` of 60 s) and the app the rest (12 s before expiry).
 const CLI_PAUSE: Duration = Duration::from_secs(1);
@@ -87,6 +93,7 @@ pub fn rows(rt: &tokio::runtime::Runtime) -> Vec<Row> {
     let deadline = t0 + Duration::from_secs(secs);
     eprintln!("bench: soak of {secs} s started");
     let mut app = App::start(&app, &env, &logs);
+    let mut revocations = 0u64;
     let tally = std::thread::scope(|s| {
         let workers: Vec<_> = (0..WORKERS)
             .map(|w| {
@@ -94,8 +101,14 @@ pub fn rows(rt: &tokio::runtime::Runtime) -> Vec<Row> {
                 s.spawn(move || worker(w, env, names, deadline, t0, logs))
             })
             .collect();
+        let mut revoked_at = Instant::now();
         while Instant::now() < deadline {
             app.sample();
+            if revoked_at.elapsed() >= REVOKE_EVERY {
+                emu.revoke_vbm_refresh_tokens();
+                revocations += 1;
+                revoked_at = Instant::now();
+            }
             sleep(SAMPLE_EVERY.min(deadline.saturating_duration_since(Instant::now())));
         }
         emu.set_fault_rate(0.0);
@@ -118,6 +131,7 @@ pub fn rows(rt: &tokio::runtime::Runtime) -> Vec<Row> {
     );
     report(&Results {
         secs,
+        revocations,
         soak_stats,
         all_stats: emu.stats(),
         tally,
@@ -511,6 +525,8 @@ fn dump_requests(emu: &Emulators, t0: Instant, path: &Path) {
 /// Everything the table reports.
 struct Results {
     secs: u64,
+    /// Times every VBM365 refresh token was revoked ([`REVOKE_EVERY`]).
+    revocations: u64,
     /// Emulator counters of the soak itself (the final check excluded).
     soak_stats: BTreeMap<String, u64>,
     /// Counters of the soak and the final check.
@@ -599,7 +615,12 @@ fn report(r: &Results) -> Vec<Row> {
         ),
         row(
             "soak: VBM365 assertion exchanges (silent re-sign-ins)",
-            n("vbm_jwt_bearer").to_string(),
+            format!(
+                "{} ({} revocations of every VBM365 refresh token, one per {} s)",
+                n("vbm_jwt_bearer"),
+                r.revocations,
+                REVOKE_EVERY.as_secs()
+            ),
             "-",
             "",
         ),
