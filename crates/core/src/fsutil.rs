@@ -161,18 +161,12 @@ impl FileLock {
     /// Waits up to `timeout` for the lock. Polls with `try_lock` so that the wait can be bounded and
     /// does not tie up a thread; the poll step is short next to any network round trip.
     pub async fn acquire(path: &Path, what: &str, timeout: Duration) -> Result<FileLock> {
-        let file = open_lock_file(path)?;
-        let start = Instant::now();
-        let mut step = Duration::from_millis(2);
+        let mut wait = Wait::new(path, what, timeout)?;
         loop {
-            if let Some(lock) = FileLock::try_take(&file, path)? {
-                return Ok(lock);
+            match wait.poll()? {
+                Ok(lock) => return Ok(lock),
+                Err(pause) => tokio::time::sleep(pause).await,
             }
-            if start.elapsed() >= timeout {
-                return Err(timed_out(path, what, timeout));
-            }
-            tokio::time::sleep(step).await;
-            step = (step * 2).min(Duration::from_millis(20));
         }
     }
 
@@ -183,18 +177,12 @@ impl FileLock {
     }
 
     fn wait_blocking(path: &Path, what: &str, timeout: Duration) -> Result<FileLock> {
-        let file = open_lock_file(path)?;
-        let start = Instant::now();
-        let mut step = Duration::from_millis(2);
+        let mut wait = Wait::new(path, what, timeout)?;
         loop {
-            if let Some(lock) = FileLock::try_take(&file, path)? {
-                return Ok(lock);
+            match wait.poll()? {
+                Ok(lock) => return Ok(lock),
+                Err(pause) => std::thread::sleep(pause),
             }
-            if start.elapsed() >= timeout {
-                return Err(timed_out(path, what, timeout));
-            }
-            std::thread::sleep(step);
-            step = (step * 2).min(Duration::from_millis(20));
         }
     }
 
@@ -219,6 +207,43 @@ impl FileLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// One bounded wait for a lock, shared by the async and the blocking acquire: each poll takes the
+/// lock, or says how long to pause before the next (2 ms, doubling up to 20 ms), or gives up.
+struct Wait<'a> {
+    file: File,
+    path: &'a Path,
+    what: &'a str,
+    timeout: Duration,
+    start: Instant,
+    step: Duration,
+}
+
+impl<'a> Wait<'a> {
+    fn new(path: &'a Path, what: &'a str, timeout: Duration) -> Result<Self> {
+        Ok(Wait {
+            file: open_lock_file(path)?,
+            path,
+            what,
+            timeout,
+            start: Instant::now(),
+            step: Duration::from_millis(2),
+        })
+    }
+
+    /// `Ok(Ok(lock))` taken, `Ok(Err(pause))` busy: pause and poll again, `Err` timed out.
+    fn poll(&mut self) -> Result<std::result::Result<FileLock, Duration>> {
+        if let Some(lock) = FileLock::try_take(&self.file, self.path)? {
+            return Ok(Ok(lock));
+        }
+        if self.start.elapsed() >= self.timeout {
+            return Err(timed_out(self.path, self.what, self.timeout));
+        }
+        let pause = self.step;
+        self.step = (self.step * 2).min(Duration::from_millis(20));
+        Ok(Err(pause))
     }
 }
 
