@@ -8,18 +8,31 @@ use vbm365_auth_core::http::Timeouts;
 use vbm365_auth_core::{validate, Engine, EngineOptions, SignInEvent, StorageChoice, TenantState};
 use vbm365_emulator::{EmulatorOptions, Emulators, Server};
 
-fn engine(dir: &std::path::Path) -> Engine {
+/// An engine on `dir` with short timeouts: secrets in a plain file, or sealed with a key kept in
+/// `keys`.
+fn engine_with(
+    dir: &std::path::Path,
+    keys: Option<Arc<dyn vbm365_auth_core::keystore::KeyStore>>,
+) -> Engine {
     Engine::open(EngineOptions {
         config_dir: dir.to_path_buf(),
-        storage: StorageChoice::PlainFile,
+        storage: if keys.is_some() {
+            StorageChoice::Keyring
+        } else {
+            StorageChoice::PlainFile
+        },
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
             request: Duration::from_secs(5),
         },
         retry: vbm365_auth_core::failure::RetryPolicy::default(),
-        keystore: None,
+        keystore: keys,
     })
     .unwrap()
+}
+
+fn engine(dir: &std::path::Path) -> Engine {
+    engine_with(dir, None)
 }
 
 fn add(engine: &Engine, emu: &Emulators, name: &str) {
@@ -197,17 +210,7 @@ impl vbm365_auth_core::keystore::KeyStore for MemoryKeyring {
 }
 
 fn keyring_engine(dir: &std::path::Path, keys: Arc<MemoryKeyring>) -> Engine {
-    Engine::open(EngineOptions {
-        config_dir: dir.to_path_buf(),
-        storage: StorageChoice::Keyring,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            request: Duration::from_secs(5),
-        },
-        retry: vbm365_auth_core::failure::RetryPolicy::default(),
-        keystore: Some(keys),
-    })
-    .unwrap()
+    engine_with(dir, Some(keys))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -342,18 +345,7 @@ async fn a_blocking_keyring_call_does_not_stall_the_runtime() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(GatedKeyring::default());
-    let e = Engine::open(EngineOptions {
-        config_dir: dir.path().to_path_buf(),
-        storage: StorageChoice::Keyring,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            request: Duration::from_secs(5),
-        },
-        retry: vbm365_auth_core::failure::RetryPolicy::default(),
-        keystore: Some(keys.clone()),
-    })
-    .unwrap();
-    let e = Arc::new(e);
+    let e = Arc::new(engine_with(dir.path(), Some(keys.clone())));
     add(&e, &emu, "a.onmicrosoft.com");
     sign_in(&e, "a.onmicrosoft.com").await;
     // Wait for the key cache to age out, so the next read asks the keyring.
