@@ -37,7 +37,7 @@ async fn tray_menu_lists_tenants_and_switches_both_ways() {
     let mut app = s.start_app();
     let tray = TrayMenu::find(&mut app, Duration::from_secs(15));
 
-    // Every tenant, the active one checked; the actions of SPEC §5 in order.
+    // Every tenant, the active one checked; the actions of the tray menu (README, "Desktop app") in order.
     let menu = tray.menu();
     assert_eq!(
         menu.tenants(),

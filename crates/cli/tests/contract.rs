@@ -1,4 +1,4 @@
-//! The CLI contract of SPEC §4: every command, JSON shape and exit code.
+//! The CLI contract (README, "CLI reference"): every command, JSON shape and exit code.
 
 mod common;
 
