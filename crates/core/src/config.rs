@@ -319,6 +319,7 @@ impl ConfigStore {
         };
         let cfg: Config = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let cfg = cfg.migrate(&self.path)?;
+        let mut seen = std::collections::HashSet::with_capacity(cfg.tenants.len());
         for (i, t) in cfg.tenants.iter().enumerate() {
             t.validate().map_err(|e| {
                 corrupt(format!(
@@ -331,10 +332,7 @@ impl ConfigStore {
                         .collect::<String>()
                 ))
             })?;
-            if cfg.tenants[..i]
-                .iter()
-                .any(|o| o.name.eq_ignore_ascii_case(&t.name))
-            {
+            if !seen.insert(t.name.to_ascii_lowercase()) {
                 return Err(corrupt(format!("tenant '{}' is listed twice", t.name)));
             }
         }
