@@ -31,6 +31,17 @@ fn engine_with(
     .unwrap()
 }
 
+/// Emulators whose device codes approve themselves at once, polled every second.
+async fn approving_emulators() -> Emulators {
+    Emulators::start(EmulatorOptions {
+        device_code_interval: Some(1),
+        auto_approve_after_ms: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn engine(dir: &std::path::Path) -> Engine {
     engine_with(dir, None)
 }
@@ -130,13 +141,7 @@ async fn concurrent_callers_in_one_process_share_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refresh_all_skips_signed_out_and_reports_each_tenant() {
-    let emu = Emulators::start(EmulatorOptions {
-        device_code_interval: Some(1),
-        auto_approve_after_ms: Some(0),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = approving_emulators().await;
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
     for n in [
@@ -215,13 +220,7 @@ fn keyring_engine(dir: &std::path::Path, keys: Arc<MemoryKeyring>) -> Engine {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_running_process_follows_a_vault_key_that_changed_under_it() {
-    let emu = Emulators::start(EmulatorOptions {
-        device_code_interval: Some(1),
-        auto_approve_after_ms: Some(0),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = approving_emulators().await;
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(MemoryKeyring::default());
     let app = keyring_engine(dir.path(), keys.clone());
@@ -259,13 +258,7 @@ async fn a_long_running_process_follows_a_vault_key_that_changed_under_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_belong_to_the_endpoints_that_issued_them() {
-    let emu = Emulators::start(EmulatorOptions {
-        device_code_interval: Some(1),
-        auto_approve_after_ms: Some(0),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = approving_emulators().await;
     let other = Emulators::start(EmulatorOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
@@ -336,13 +329,7 @@ impl vbm365_auth_core::keystore::KeyStore for GatedKeyring {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_blocking_keyring_call_does_not_stall_the_runtime() {
-    let emu = Emulators::start(EmulatorOptions {
-        device_code_interval: Some(1),
-        auto_approve_after_ms: Some(0),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = approving_emulators().await;
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(GatedKeyring::default());
     let e = Arc::new(engine_with(dir.path(), Some(keys.clone())));

@@ -199,28 +199,15 @@ async fn both_ports_steer_the_same_state() {
 
 #[tokio::test]
 async fn the_binary_prints_one_json_line_and_serves() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
-        .args([
-            "--interval",
-            "2",
-            "--date-format",
-            "iso8601",
-            "--auto-approve-after-ms",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .expect("reader")
-    .expect("first line");
-    let v: Value = serde_json::from_str(&line).expect("one JSON line");
+    let (mut child, v) = spawn_binary(&[
+        "--interval",
+        "2",
+        "--date-format",
+        "iso8601",
+        "--auto-approve-after-ms",
+        "0",
+    ])
+    .await;
     let ms = v["ms_url"].as_str().expect("ms_url").to_string();
     assert!(ms.starts_with("http://127.0.0.1:"));
     assert!(v["vbm_url"]
@@ -256,8 +243,8 @@ async fn the_binary_prints_one_json_line_and_serves() {
     let _ = child.wait();
 }
 
-/// Starts the binary with `args`; the child and its Microsoft URL.
-async fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
+/// Starts the binary with `args`; the child and the JSON line it printed first.
+async fn spawn_binary(args: &[&str]) -> (std::process::Child, Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
         .args(args)
         .stdout(Stdio::piped())
@@ -272,14 +259,12 @@ async fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     .await
     .expect("reader")
     .expect("first line");
-    let v: Value = serde_json::from_str(&line).expect("one JSON line");
-    let ms = v["ms_url"].as_str().expect("ms_url").to_string();
-    (child, ms)
+    (child, serde_json::from_str(&line).expect("one JSON line"))
 }
 
 #[tokio::test]
 async fn the_binary_injects_faults_from_its_flags() {
-    let (mut child, ms) = spawn_binary(&[
+    let (mut child, v) = spawn_binary(&[
         "--fault",
         "throttled=3",
         "--fault",
@@ -288,6 +273,7 @@ async fn the_binary_injects_faults_from_its_flags() {
         "ms",
     ])
     .await;
+    let ms = v["ms_url"].as_str().expect("ms_url").to_string();
     let c = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -321,7 +307,8 @@ async fn the_binary_injects_faults_from_its_flags() {
     let _ = child.kill();
     let _ = child.wait();
 
-    let (mut child, ms) = spawn_binary(&["--fault-rate", "1"]).await;
+    let (mut child, v) = spawn_binary(&["--fault-rate", "1"]).await;
+    let ms = v["ms_url"].as_str().expect("ms_url").to_string();
     let r = c
         .post(format!("{ms}/{TENANT}/oauth2/v2.0/token"))
         .form(&[("grant_type", "refresh_token")])
