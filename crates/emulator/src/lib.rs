@@ -4,8 +4,9 @@
 //! - the **Microsoft identity platform** (login.microsoftonline.com v2.0): device authorization,
 //!   device code and refresh token grants, and a `/devicelogin` page for people (plain HTTP);
 //! - a **Veeam Backup for Microsoft 365 REST API** server (v6, v7, v8): the JWT bearer and refresh
-//!   token grants, logout, `/v8/Health` and `/vN/ServiceInstance` (HTTPS with a fresh self-signed
-//!   certificate).
+//!   token grants, logout, `/v8/Health`, `/vN/ServiceInstance` and the read-only resources
+//!   `/vN/Organizations`, `/vN/Jobs` (paged on v8), `/vN/Organization` and
+//!   `/vN/Organization/LoggedInUser` (HTTPS with a fresh self-signed certificate).
 //!
 //! Both bind `127.0.0.1` and share one state, so the VBM365 emulator accepts exactly the Microsoft
 //! token responses the identity emulator issued. Every request is recorded; tests steer the servers
@@ -167,7 +168,8 @@ impl Emulators {
     ///
     /// - Requests (faulted ones included): `ms_devicecode`, `ms_device_code_polls`,
     ///   `ms_refresh`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_refresh`,
-    ///   `vbm_other_grant`, `vbm_logout`, `vbm_service_instance`, `vbm_health`.
+    ///   `vbm_other_grant`, `vbm_logout`, `vbm_service_instance`, `vbm_health`,
+    ///   `vbm_organizations`, `vbm_jobs`, `vbm_organization`, `vbm_logged_in_user`.
     /// - Outcomes of processed requests: `ms_tokens_issued`, `ms_errors`, `vbm_tokens_issued`,
     ///   `vbm_token_errors`, `vbm_minted`.
     /// - Faults served: `ms_faults`, `vbm_faults` (all kinds, queued or random), per kind
@@ -238,6 +240,28 @@ impl Emulators {
     /// Every VBM365 refresh token issued so far is rejected from now on.
     pub fn revoke_vbm_refresh_tokens(&self) {
         self.shared.revoke_vbm_refresh_tokens();
+    }
+
+    /// Every VBM365 access token issued so far answers 401 from now on (their refresh tokens
+    /// still work), as after an administrator ended the sessions.
+    pub fn revoke_vbm_access_tokens(&self) {
+        self.shared.revoke_vbm_access_tokens();
+    }
+
+    /// `true`: every VBM365 REST request with a bearer token answers 401, tokens issued later
+    /// included (token requests still work); `false` (the default) turns that off.
+    pub fn set_vbm_api_rejects_tokens(&self, on: bool) {
+        self.shared.set_vbm_api_rejects_tokens(on);
+    }
+
+    /// How many backup jobs each organization has in `/vN/Jobs` (default 3).
+    pub fn set_vbm_jobs(&self, n: usize) {
+        self.shared.set_vbm_jobs(n);
+    }
+
+    /// Sets the VBM365 server's clock `secs` seconds off (its `Date` header; default 0).
+    pub fn set_vbm_clock_offset_secs(&self, secs: i64) {
+        self.shared.set_vbm_clock_offset_secs(secs);
     }
 
     /// The next `count` VBM365 `/vN/token` requests get `fault` (queued after earlier faults):

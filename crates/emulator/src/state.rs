@@ -39,6 +39,13 @@ pub(crate) struct Settings {
     pub vbm_token_lifetime: u64,
     /// Probability that a token or device code request without a queued fault gets a random one.
     pub fault_rate: f64,
+    /// Every REST API request with a bearer token answers 401 (the server no longer accepts the
+    /// tokens it issued, e.g. after its signing key changed); token requests are unaffected.
+    pub vbm_api_rejects_tokens: bool,
+    /// Backup jobs of each organization (`/vN/Jobs`).
+    pub vbm_jobs: usize,
+    /// Seconds the VBM365 server's clock (its `Date` header) is off.
+    pub vbm_clock_offset_secs: i64,
 }
 
 /// A fault rate as a probability: NaN counts as 0, the rest is clamped to `0.0..=1.0`.
@@ -235,6 +242,9 @@ impl Shared {
             vbm_latency_ms: opts.vbm_latency_ms,
             vbm_token_lifetime: opts.vbm_token_lifetime,
             fault_rate: clamp_rate(opts.fault_rate),
+            vbm_api_rejects_tokens: false,
+            vbm_jobs: 3,
+            vbm_clock_offset_secs: 0,
         };
         Shared {
             opts,
@@ -367,6 +377,26 @@ impl Shared {
 
     pub fn set_vbm_token_lifetime(&self, secs: u64) {
         self.lock().settings.vbm_token_lifetime = secs.min(MAX_SECS);
+    }
+
+    pub fn set_vbm_api_rejects_tokens(&self, on: bool) {
+        self.lock().settings.vbm_api_rejects_tokens = on;
+    }
+
+    pub fn set_vbm_jobs(&self, n: usize) {
+        self.lock().settings.vbm_jobs = n.min(1_000_000);
+    }
+
+    pub fn set_vbm_clock_offset_secs(&self, secs: i64) {
+        self.lock().settings.vbm_clock_offset_secs =
+            secs.clamp(-(MAX_SECS as i64), MAX_SECS as i64);
+    }
+
+    /// Every VBM365 access token issued so far is refused from now on (401).
+    pub fn revoke_vbm_access_tokens(&self) {
+        for a in self.lock().vbm_access.values_mut() {
+            a.revoked = true;
+        }
     }
 
     pub fn revoke_vbm_refresh_tokens(&self) {

@@ -1,7 +1,9 @@
 //! The VBM365 REST API emulator: `/vN/token`, `/vN/token/logout`, `/v8/Health`,
-//! `/vN/ServiceInstance`, routed case-insensitively like the real (ASP.NET) server.
+//! `/vN/ServiceInstance` and a few read-only resources ([`resources`]), routed case-insensitively
+//! like the real (ASP.NET) server.
 
 mod grants;
+mod resources;
 
 pub(crate) use grants::mint;
 
@@ -166,6 +168,7 @@ pub(crate) async fn dispatch(
         (["token", "logout"], ApiVersion::V7 | ApiVersion::V8) => Method::POST,
         (["health"], ApiVersion::V8) => Method::GET,
         (["serviceinstance"], _) => Method::GET,
+        (r, _) if resources::Resource::at(r).is_some() => Method::GET,
         _ => {
             app.shared.lock().count("vbm_not_found");
             return VbmError::not_found(&uri).into_response(Some(version));
@@ -181,7 +184,11 @@ pub(crate) async fn dispatch(
         }
         ["token", "logout"] => logout(shared, version, &headers),
         ["health"] => health(shared),
-        _ => service_instance(shared, version, &headers),
+        ["serviceinstance"] => service_instance(shared, version, &headers),
+        r => match resources::Resource::at(r) {
+            Some(resource) => resources::get(shared, version, resource, &uri, &headers),
+            None => VbmError::not_found(&uri).into_response(Some(version)),
+        },
     }
 }
 
@@ -245,7 +252,8 @@ fn health(shared: &Shared) -> Response {
 fn service_instance(shared: &Shared, version: ApiVersion, headers: &HeaderMap) -> Response {
     let mut inner = shared.lock();
     inner.count("vbm_service_instance");
-    if authorized(&mut inner, headers).is_none() {
+    let rejects = inner.settings.vbm_api_rejects_tokens;
+    if authorized(&mut inner, headers).is_none() || rejects {
         drop(inner);
         return VbmError::unauthorized().into_response(Some(version));
     }
@@ -263,7 +271,7 @@ fn service_instance(shared: &Shared, version: ApiVersion, headers: &HeaderMap) -
             installation_id: &shared.installation_id,
             version: version.build(),
         }),
-        &vbm_headers(),
+        &resources::with_date(shared, vbm_headers()),
     )
 }
 
