@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock};
+pub use crate::role::{Role, SignInMethod};
 use crate::validate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -105,6 +106,14 @@ pub struct TenantProfile {
     /// Keep the Microsoft refresh token so that a refused VBM365 refresh can sign in again silently.
     #[serde(default = "default_true")]
     pub remember_ms_sign_in: bool,
+    /// Who signs in: the organization (the default; also for files written before roles existed)
+    /// or a restore operator, whose Microsoft application and scope come from the server (the
+    /// profile's `client_id` and `scope` are then not used).
+    #[serde(default)]
+    pub role: Role,
+    /// How the Microsoft sign-in happens: device code (the default) or browser.
+    #[serde(default)]
+    pub sign_in_method: SignInMethod,
 }
 
 fn default_true() -> bool {
@@ -122,6 +131,8 @@ impl TenantProfile {
             client_id: DEFAULT_CLIENT_ID.to_string(),
             scope: DEFAULT_SCOPE.to_string(),
             remember_ms_sign_in: true,
+            role: Role::default(),
+            sign_in_method: SignInMethod::default(),
         };
         Ok(p)
     }

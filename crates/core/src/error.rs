@@ -54,6 +54,47 @@ pub enum Error {
         description: Option<String>,
     },
 
+    /// The tenant's policy refused a sign-in with a device code (Conditional Access, AADSTS53003);
+    /// the browser sign-in may still be allowed ([`Remedy::UseBrowserSignIn`]). Code, message and
+    /// verdict are those of `source`, prefixed with what was refused.
+    #[error("the device code sign-in was refused: {source}")]
+    DeviceCodeBlocked {
+        /// Microsoft's refusal ([`Error::Identity`]).
+        source: Box<Error>,
+    },
+
+    /// The browser brought back a sign-in response whose `state` is not the one this sign-in sent
+    /// (another sign-in's, or a forged one); nothing it carried was used.
+    #[error("the browser returned a sign-in response that does not belong to this sign-in (its state does not match); nothing was used")]
+    StateMismatch,
+
+    /// No sign-in response reached the loopback address within the time the browser sign-in
+    /// waits.
+    #[error("no answer came back from the browser within {} s", .after.as_secs())]
+    BrowserSignInTimedOut {
+        /// How long the sign-in waited.
+        after: Duration,
+    },
+
+    /// The VBM365 server does not accept restore operators: its `RestorePortalSettings` say the
+    /// Restore Portal (operator authentication) is disabled.
+    #[error("restore operator sign-in is disabled on the VBM365 server {server} (the Restore Portal is not enabled)")]
+    OperatorAuthDisabled {
+        /// The server's base URL.
+        server: String,
+    },
+
+    /// The VBM365 server refused the restore operator sign-in (the `operator` grant).
+    #[error("the VBM365 server refused the restore operator sign-in of {account} (HTTP {status}): {message}. Likely causes: the account is not an operator of a restore operator role on this server; the Restore Portal application on the server is not the one the account signed in to")]
+    OperatorRefused {
+        /// Who signed in: `<user id>.<tenant id>` as sent in `client_id`.
+        account: String,
+        /// The HTTP status: 400, 401 or 403.
+        status: u16,
+        /// The server's own error text, as in [`Error::ServerRejected`].
+        message: String,
+    },
+
     /// The device code's lifetime (`expires_in`) ran out before the user approved the sign-in.
     #[error("the sign-in code expired before it was used; start the sign-in again")]
     DeviceCodeExpired,
@@ -338,6 +379,9 @@ pub enum Remedy {
     ReviewChangedCertificate,
     /// Sign in again (a new Microsoft sign-in).
     SignIn,
+    /// Sign in with the browser method instead of a device code (the tenant's policy blocks
+    /// device codes).
+    UseBrowserSignIn,
     /// Check the VBM365 server's set-up for the organization (the message lists the likely
     /// causes).
     CheckServerSetup,
@@ -369,7 +413,11 @@ impl Error {
                 error: OAuthError::ExpiredToken | OAuthError::AuthorizationDeclined,
                 ..
             } => Remedy::SignIn,
-            Error::ExchangeRefused { .. } => Remedy::CheckServerSetup,
+            Error::DeviceCodeBlocked { .. } => Remedy::UseBrowserSignIn,
+            Error::StateMismatch | Error::BrowserSignInTimedOut { .. } => Remedy::SignIn,
+            Error::ExchangeRefused { .. }
+            | Error::OperatorRefused { .. }
+            | Error::OperatorAuthDisabled { .. } => Remedy::CheckServerSetup,
             Error::PinMismatch { .. } => Remedy::ReviewChangedCertificate,
             Error::UntrustedCertificate { .. } => Remedy::TrustServerCertificate,
             Error::KeyringUnavailable(_) | Error::KeyringTimeout(_) => Remedy::StartKeyring,
@@ -403,6 +451,11 @@ impl Error {
                 (OAuthError::InvalidGrant, _) => "invalid_grant",
                 _ => "identity_error",
             },
+            Error::DeviceCodeBlocked { source } => source.code(),
+            Error::StateMismatch => "state_mismatch",
+            Error::BrowserSignInTimedOut { .. } => "browser_sign_in_timeout",
+            Error::OperatorAuthDisabled { .. } => "operator_auth_disabled",
+            Error::OperatorRefused { .. } => "operator_refused",
             Error::DeviceCodeExpired => "device_code_expired",
             Error::Cancelled => "cancelled",
             Error::ServerRejected { .. } => "server_rejected",
@@ -434,7 +487,10 @@ impl Error {
     /// classification of [`crate::failure`].
     pub fn verdict(&self) -> Verdict {
         match self {
-            Error::ServerRejected { .. } | Error::ExchangeRefused { .. } => Verdict::Refused,
+            Error::ServerRejected { .. }
+            | Error::ExchangeRefused { .. }
+            | Error::OperatorRefused { .. } => Verdict::Refused,
+            Error::DeviceCodeBlocked { source } => source.verdict(),
             Error::Identity { error, .. } if failure::is_refusing_oauth_error(error) => {
                 Verdict::Refused
             }

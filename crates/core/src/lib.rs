@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod authcode;
 pub mod browser;
 pub mod config;
 pub mod error;
@@ -14,10 +15,13 @@ pub mod http;
 #[cfg(test)]
 mod json;
 pub mod keystore;
+pub mod loopback;
 pub mod msid;
+pub mod operator;
 #[cfg(test)]
 mod proptests;
 pub mod proxy;
+pub mod role;
 pub mod secret;
 pub mod session;
 pub mod text;
@@ -29,6 +33,7 @@ pub mod vbm;
 mod wire;
 
 pub use config::{ApiVersion, Config, TenantProfile};
+pub use role::{Role, SignInMethod};
 pub use error::{Error, Remedy, Result};
 pub use secret::{Assertion, DeviceCode, MsRefreshToken, Secret, VbmAccessToken, VbmRefreshToken};
 pub use session::{

@@ -301,7 +301,7 @@ pub struct IdentityClient {
     http: Http,
 }
 
-fn endpoint(profile: &TenantProfile, leaf: &str) -> Result<Url> {
+pub(crate) fn endpoint(profile: &TenantProfile, leaf: &str) -> Result<Url> {
     profile
         .authority
         .join(&format!("{}/oauth2/v2.0/{leaf}", profile.name))
@@ -504,7 +504,7 @@ pub(crate) fn identity_error(reply: &Reply) -> Error {
 }
 
 /// The number after "AADSTS" in a description.
-fn aadsts_in(text: &str) -> Option<u32> {
+pub(crate) fn aadsts_in(text: &str) -> Option<u32> {
     let at = text.find("AADSTS")? + 6;
     let digits: String = text[at..]
         .chars()

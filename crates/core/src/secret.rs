@@ -1,5 +1,6 @@
 //! Secret values, one type per kind: a VBM365 access token, a VBM365 refresh token, a Microsoft
-//! refresh token, a device code, an assertion (the Microsoft token response), and [`Secret`] for
+//! refresh token, a device code, an assertion (the Microsoft token response), an authorization code
+//! and a PKCE code verifier (browser sign-in), and [`Secret`] for
 //! what the OS keyring holds (the vault key). Mixing them up is a type error.
 //!
 //! Each kind's `Debug` prints `Kind([redacted])`, so a stray `{:?}` cannot leak one; none has
@@ -82,6 +83,15 @@ secret_kind!(
 secret_kind!(
     /// The Microsoft token response, byte for byte: what VBM365 takes as the assertion.
     Assertion
+);
+secret_kind!(
+    /// An authorization code from the browser sign-in's redirect (single use).
+    AuthCode
+);
+secret_kind!(
+    /// The PKCE code verifier of a browser sign-in (RFC 7636): only its SHA-256 leaves the process
+    /// before the code is redeemed.
+    CodeVerifier
 );
 
 #[cfg(test)]

@@ -91,14 +91,14 @@ pub struct VbmClient {
     http: Http,
 }
 
-fn url(profile: &TenantProfile, leaf: &str) -> Result<Url> {
+pub(crate) fn url(profile: &TenantProfile, leaf: &str) -> Result<Url> {
     profile
         .server
         .join(&format!("{}/{leaf}", profile.api_version.as_str()))
         .map_err(|e| Error::InvalidInput(format!("bad server URL: {e}")))
 }
 
-fn antiforgery(v: ApiVersion, fields: &mut Vec<(&'static str, &str)>) {
+pub(crate) fn antiforgery(v: ApiVersion, fields: &mut Vec<(&'static str, &str)>) {
     if v.has_antiforgery() {
         // Without it v7+ ties the refresh token to a browser cookie we do not keep.
         fields.push(("disable_antiforgery_token", "true"));

@@ -8,6 +8,8 @@
 //! re-sign-in, group commit), `signout`, `status` (state and the connection test). This file
 //! holds the engine itself, its options and the locks every topic shares.
 
+mod browser;
+mod exchange;
 mod refresh;
 mod signin;
 mod signout;
@@ -15,6 +17,7 @@ mod status;
 mod tenants;
 
 use signin::remembered;
+pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
 pub use signin::PendingSignIn;
 use tenants::same_endpoints;
 pub use tenants::{CaTrust, RemovedTrust, TenantUpdate};

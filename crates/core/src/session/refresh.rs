@@ -262,7 +262,19 @@ impl Engine {
         profile: &TenantProfile,
         ms_rt: &MsRefreshToken,
     ) -> Renewal {
-        let tried = failure::retry(&self.retry, || clients.ms.refresh(profile, ms_rt)).await;
+        // A restore operator signs in again to the Restore Portal application the server names.
+        let microsoft = self.microsoft_profile(clients, profile).await;
+        let microsoft = match microsoft.result {
+            Ok(p) => p,
+            Err(error) => {
+                return Renewal::Failed {
+                    error,
+                    attempts: microsoft.attempts,
+                    ms_refresh: None,
+                }
+            }
+        };
+        let tried = failure::retry(&self.retry, || clients.ms.refresh(&microsoft, ms_rt)).await;
         let ms_token = match tried.result {
             Ok(t) => t,
             Err(e) if e.verdict() == Verdict::Refused => {
@@ -281,10 +293,7 @@ impl Engine {
         };
         // Microsoft may have rotated its refresh token: keep the new one whatever happens next.
         let ms_refresh = remembered(profile, &ms_token).or_else(|| Some(ms_rt.clone()));
-        let tried = failure::retry(&self.retry, || {
-            clients.vbm.exchange_assertion(profile, &ms_token.raw)
-        })
-        .await;
+        let tried = self.exchange(clients, profile, &microsoft, &ms_token).await;
         match tried.result {
             Ok(tokens) => Renewal::Renewed {
                 tokens,

@@ -12,17 +12,22 @@ pub struct PendingSignIn {
     pub authorization: DeviceAuthorization,
     /// The verification URI if it is safe to open (docs/protocol.md §1), else the reason it is not.
     pub openable_uri: std::result::Result<Url, String>,
+    /// Whom Microsoft signs in: the tenant's profile, or for a restore operator the Restore
+    /// Portal application's.
+    pub(super) microsoft: TenantProfile,
 }
 
 impl Engine {
-    /// Step 1: asks Microsoft for a device code.
+    /// Step 1: asks Microsoft for a device code (for a restore operator, after reading the server's
+    /// Restore Portal settings).
     pub async fn begin_sign_in(&self, name: Option<&str>) -> Result<PendingSignIn> {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
         // Find out now, not after the user approved, that the tokens could not be stored.
         self.vault(&cfg).check_writable()?;
-        let ms = &self.clients()?.ms;
-        let authorization = failure::retry(&self.retry, || ms.device_code(&profile))
+        let clients = self.clients()?;
+        let microsoft = self.microsoft_profile(clients, &profile).await.result?;
+        let authorization = failure::retry(&self.retry, || clients.ms.device_code(&microsoft))
             .await
             .result?;
         let openable_uri =
@@ -31,57 +36,79 @@ impl Engine {
             profile,
             authorization,
             openable_uri,
+            microsoft,
         })
     }
 
     /// Steps 3–4: polls until approved, exchanges the assertion and stores the tokens. Dropping the
-    /// future cancels the sign-in.
+    /// future cancels the sign-in. A refusal by the tenant's Conditional Access comes back as
+    /// [`Error::DeviceCodeBlocked`] (the browser method may be allowed).
     pub async fn complete_sign_in(
         &self,
         pending: &PendingSignIn,
         mut on_event: impl FnMut(SignInEvent),
     ) -> Result<TenantStatus> {
-        let profile = &pending.profile;
         let auth = &pending.authorization;
-        let Clients { ms, vbm, .. } = self.clients()?;
+        let ms = &self.clients()?.ms;
         let ms_token = msid::poll_device_flow(
             auth.interval,
             auth.expires_in,
-            || ms.poll(profile, &auth.device_code),
+            || ms.poll(&pending.microsoft, &auth.device_code),
             &mut on_event,
         )
-        .await?;
-        on_event(SignInEvent::Exchanging);
-        let exchanged = failure::retry(&self.retry, || {
-            vbm.exchange_assertion(profile, &ms_token.raw)
-        })
         .await
-        .result;
+        .map_err(device_code_refusal)?;
+        self.finish_sign_in(&pending.profile, &pending.microsoft, ms_token, on_event)
+            .await
+    }
+
+    /// After Microsoft's approval, whatever the method: exchanges the reply with VBM365 and stores
+    /// the tokens and the Microsoft refresh token under the tenant's refresh locks, unless the
+    /// tenant was removed or pointed elsewhere meanwhile.
+    pub(super) async fn finish_sign_in(
+        &self,
+        profile: &TenantProfile,
+        microsoft: &TenantProfile,
+        ms_token: MsTokenResponse,
+        mut on_event: impl FnMut(SignInEvent),
+    ) -> Result<TenantStatus> {
+        on_event(SignInEvent::Exchanging);
+        let clients = self.clients()?;
+        let exchanged = self
+            .exchange(clients, profile, microsoft, &ms_token)
+            .await
+            .result;
         let flight = self.flight(&profile.name);
         let _in_process = flight.lock().await;
         let _cross_process = self.refresh_lock(&[profile.name.as_str()]).await?;
-        // Removed or pointed elsewhere while the user was signing in: store nothing.
         let cfg = self.config()?;
-        match cfg.tenant(&profile.name) {
-            None => return Err(Error::TenantNotFound(profile.name.clone())),
-            Some(now) if !same_endpoints(now, profile) => {
-                return Err(Error::InvalidInput(format!(
-                    "the settings of {} changed during the sign-in; nothing was stored, sign in again",
-                    profile.name
-                )))
-            }
-            Some(_) => {}
-        }
+        unchanged(&cfg, profile)?;
         let ms_refresh = remembered(profile, &ms_token);
-        let name = profile.name.clone();
+        self.store_sign_in(&cfg, &profile.name, exchanged, ms_refresh)
+            .await?;
+        self.status()?
+            .into_iter()
+            .find(|s| s.profile.name == profile.name)
+            .ok_or_else(|| Error::TenantNotFound(profile.name.clone()))
+    }
+
+    /// Stores a sign-in's outcome. When the exchange failed after the user approved, the
+    /// Microsoft refresh token is kept so that a later refresh can finish the sign-in without a
+    /// new code (once the server accepts it); the VBM365 tokens the tenant may still have are left
+    /// as they are.
+    async fn store_sign_in(
+        &self,
+        cfg: &Config,
+        name: &str,
+        exchanged: Result<VbmTokens>,
+        ms_refresh: Option<MsRefreshToken>,
+    ) -> Result<()> {
+        let name = name.to_string();
         let tokens = match exchanged {
             Ok(tokens) => tokens,
             Err(e) => {
-                // The user approved: keep the Microsoft refresh token so that a later refresh can
-                // finish the sign-in without a new code (once the server accepts it). The VBM365
-                // tokens the tenant may still have are left as they are.
                 if let Some(ms) = ms_refresh {
-                    self.vault(&cfg)
+                    self.vault(cfg)
                         .update(move |data| {
                             let entry = data.tenants.entry(name).or_default();
                             entry.ms_refresh_token = Some(ms);
@@ -92,7 +119,7 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.vault(&cfg)
+        self.vault(cfg)
             .update(move |data| {
                 let entry = data.tenants.entry(name).or_default();
                 entry.vbm = Some(tokens);
@@ -100,11 +127,34 @@ impl Engine {
                 entry.sign_in_required = None;
                 entry.generation += 1;
             })
-            .await?;
-        self.status()?
-            .into_iter()
-            .find(|s| s.profile.name == profile.name)
-            .ok_or_else(|| Error::TenantNotFound(profile.name.clone()))
+            .await
+    }
+}
+
+/// Removed or pointed elsewhere while the user was signing in: store nothing.
+fn unchanged(cfg: &Config, profile: &TenantProfile) -> Result<()> {
+    match cfg.tenant(&profile.name) {
+        None => Err(Error::TenantNotFound(profile.name.clone())),
+        Some(now) if !same_endpoints(now, profile) => Err(Error::InvalidInput(format!(
+            "the settings of {} changed during the sign-in; nothing was stored, sign in again",
+            profile.name
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A device code refused by the tenant's Conditional Access (AADSTS53003) says so, so that the
+/// faces can offer the browser method.
+fn device_code_refusal(e: Error) -> Error {
+    match e {
+        Error::Identity {
+            error: crate::msid::OAuthError::InvalidGrant,
+            aadsts: Some(53003),
+            ..
+        } => Error::DeviceCodeBlocked {
+            source: Box::new(e),
+        },
+        other => other,
     }
 }
 

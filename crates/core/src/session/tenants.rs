@@ -216,6 +216,7 @@ pub(super) fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
         && a.api_version == b.api_version
         && a.authority == b.authority
         && a.client_id == b.client_id
+        && a.role == b.role
 }
 
 /// What [`Engine::trust_ca`] saved.

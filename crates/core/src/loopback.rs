@@ -1,0 +1,357 @@
+//! The loopback listener of the browser sign-in (RFC 8252 §7.3): it binds `127.0.0.1` on a port
+//! the system picks, waits for the one redirect that carries the authorization response, answers
+//! it with a small page that says the browser tab can be closed, and closes.
+//!
+//! - Only `GET /` with `state`, `code` or `error` in the query counts as the authorization
+//!   response. Anything else (a favicon, a stray request, one that names another host in `Host`,
+//!   as a web page rebinding a name to 127.0.0.1 would) gets a 404 or 400 and the wait goes on.
+//! - The response must carry the `state` this sign-in sent: one that does not is refused with a
+//!   page saying so and ends the sign-in ([`Error::StateMismatch`]); nothing it carries is used.
+//! - One authorization response is accepted; then the socket closes, so a second request finds
+//!   nothing listening.
+//! - The wait ends after `timeout` ([`Error::BrowserSignInTimedOut`]) or when its future is dropped
+//!   (cancel); either way the socket closes.
+//!
+//! Portable: only tokio's TCP types, no platform call.
+
+use crate::error::{Error, Result};
+use crate::secret::AuthCode;
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Longest request head read (request line and headers); Microsoft's codes are a few KB.
+const MAX_HEAD: usize = 32 * 1024;
+/// How long one connection may take to send its request head (a browser's idle preconnection
+/// is simply dropped then).
+const HEAD_WAIT: Duration = Duration::from_secs(30);
+
+/// What the browser brought back from Microsoft.
+#[derive(Debug)]
+pub enum AuthorizationResponse {
+    /// `code`: the user approved.
+    Code(AuthCode),
+    /// `error` (`access_denied` when the user declined, …) with Microsoft's description.
+    Error {
+        /// The OAuth `error` as sent.
+        error: String,
+        /// `error_description`, if any (not yet made safe to show).
+        description: Option<String>,
+    },
+}
+
+/// A listener on `127.0.0.1:<random port>`, waiting for the browser.
+#[derive(Debug)]
+pub struct Listener {
+    socket: TcpListener,
+    port: u16,
+}
+
+impl Listener {
+    /// Binds `127.0.0.1` on a port the system picks.
+    pub async fn bind() -> Result<Listener> {
+        let socket = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| Error::io("the loopback address 127.0.0.1", e))?;
+        let port = socket
+            .local_addr()
+            .map_err(|e| Error::io("the loopback address 127.0.0.1", e))?
+            .port();
+        Ok(Listener { socket, port })
+    }
+
+    /// The port the system picked.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://localhost:<port>`, exactly: the redirect URI Entra ID matches against the
+    /// `http://localhost` a public client registers (only the port of a loopback redirect may
+    /// vary; a path would not match).
+    pub fn redirect_uri(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    /// Waits for the authorization response whose `state` is `state`, for at most `timeout`.
+    /// Consumes the listener: when this returns (or its future is dropped) the socket is closed.
+    pub async fn wait(self, state: &str, timeout: Duration) -> Result<AuthorizationResponse> {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut reading = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return Err(Error::BrowserSignInTimedOut { after: timeout }),
+                accepted = self.socket.accept() => {
+                    if let Ok((stream, _)) = accepted {
+                        reading.push(read_head(stream));
+                    }
+                }
+                Some(read) = reading.next(), if !reading.is_empty() => {
+                    let Some((mut stream, head)) = read else { continue };
+                    match judge(&head, self.port, state) {
+                        Verdict::Ignore(status, page) => respond(&mut stream, status, page).await,
+                        Verdict::Mismatch => {
+                            respond(&mut stream, "400 Bad Request", Page::Mismatch).await;
+                            return Err(Error::StateMismatch);
+                        }
+                        Verdict::Accept(answer) => {
+                            let page = match answer {
+                                AuthorizationResponse::Code(_) => Page::Done,
+                                AuthorizationResponse::Error { .. } => Page::NotDone,
+                            };
+                            respond(&mut stream, "200 OK", page).await;
+                            return Ok(answer);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a request head (up to the blank line), within [`HEAD_WAIT`] and [`MAX_HEAD`].
+async fn read_head(mut stream: TcpStream) -> Option<(TcpStream, String)> {
+    let mut buf = Vec::with_capacity(2048);
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            if buf.len() > MAX_HEAD {
+                return false;
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        true
+    };
+    let complete = tokio::time::timeout(HEAD_WAIT, read).await.unwrap_or(false);
+    if !complete {
+        return None;
+    }
+    let head = String::from_utf8(buf).ok()?;
+    Some((stream, head))
+}
+
+enum Verdict {
+    /// Not the authorization response: answer and keep waiting.
+    Ignore(&'static str, Page),
+    /// An authorization response for another sign-in.
+    Mismatch,
+    Accept(AuthorizationResponse),
+}
+
+/// What a request head is to this sign-in.
+fn judge(head: &str, port: u16, state: &str) -> Verdict {
+    let mut lines = head.split("\r\n");
+    let mut parts = lines.next().unwrap_or_default().split(' ');
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let host = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    let ours = [format!("localhost:{port}"), format!("127.0.0.1:{port}")];
+    if !host.is_some_and(|h| ours.contains(&h)) {
+        return Verdict::Ignore("400 Bad Request", Page::NotFound);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let is_response = ["state", "code", "error"].iter().any(|k| get(k).is_some());
+    if method != "GET" || path != "/" || !is_response {
+        return Verdict::Ignore("404 Not Found", Page::NotFound);
+    }
+    if !get("state").is_some_and(|s| constant_time_eq(s.as_bytes(), state.as_bytes())) {
+        return Verdict::Mismatch;
+    }
+    match (get("code").filter(|c| !c.is_empty()), get("error")) {
+        (Some(code), None) => Verdict::Accept(AuthorizationResponse::Code(AuthCode::new(code))),
+        (_, Some(error)) => Verdict::Accept(AuthorizationResponse::Error {
+            error,
+            description: get("error_description"),
+        }),
+        (None, None) => Verdict::Accept(AuthorizationResponse::Error {
+            error: "invalid_request".into(),
+            description: Some("the sign-in response carried neither a code nor an error".into()),
+        }),
+    }
+}
+
+/// Compares without stopping at the first difference (the state is a guess target).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, page: Page) {
+    let body = page.html();
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nContent-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n\
+         Referrer-Policy: no-referrer\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // The browser may have gone away: the sign-in does not depend on it seeing the page.
+    let _ = stream.write_all(reply.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The small page the browser shows: a heading and a sentence, no script, no remote content.
+fn page(heading: &str, text: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>VBM365 Auth: {heading}</title><style>body{{font-family:sans-serif;max-width:32em;\
+         margin:15vh auto;padding:0 1em;line-height:1.4}}</style></head>\
+         <body><h1>{heading}</h1><p id=\"result\">{text}</p></body></html>"
+    )
+}
+
+/// What the browser tab shows for each outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Done,
+    NotDone,
+    Mismatch,
+    NotFound,
+}
+
+impl Page {
+    fn html(self) -> String {
+        const CLOSE: &str = "You can close this browser tab.";
+        match self {
+            Page::Done => page(
+                "Sign-in received",
+                &format!("VBM365 Auth has what it needs and finishes the sign-in. {CLOSE}"),
+            ),
+            Page::NotDone => page(
+                "Sign-in not completed",
+                &format!("Microsoft did not complete the sign-in; VBM365 Auth shows why. {CLOSE}"),
+            ),
+            Page::Mismatch => page(
+                "Sign-in refused",
+                &format!(
+                    "This sign-in response does not belong to the sign-in VBM365 Auth started, so \
+                     it was not used. Start the sign-in again from VBM365 Auth. {CLOSE}"
+                ),
+            ),
+            Page::NotFound => page("Not found", "Nothing here."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(target: &str, host: &str) -> String {
+        format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n")
+    }
+
+    #[test]
+    fn only_the_redirect_with_our_state_is_accepted() {
+        let ok = |v: Verdict| matches!(v, Verdict::Accept(AuthorizationResponse::Code(c)) if c.expose() == "C0DE");
+        assert!(ok(judge(
+            &head("/?code=C0DE&state=s1", "localhost:4711"),
+            4711,
+            "s1"
+        )));
+        assert!(ok(judge(
+            &head("/?state=s1&code=C0DE", "127.0.0.1:4711"),
+            4711,
+            "s1"
+        )));
+        assert!(matches!(
+            judge(
+                &head("/?code=C0DE&state=other", "localhost:4711"),
+                4711,
+                "s1"
+            ),
+            Verdict::Mismatch
+        ));
+        assert!(matches!(
+            judge(&head("/?code=C0DE", "localhost:4711"), 4711, "s1"),
+            Verdict::Mismatch
+        ));
+        // Another host (DNS rebinding), another path, a favicon: not for us, the wait goes on.
+        for (target, host) in [
+            ("/?code=C0DE&state=s1", "evil.example:4711"),
+            ("/?code=C0DE&state=s1", "localhost:9"),
+            ("/callback?code=C0DE&state=s1", "localhost:4711"),
+            ("/favicon.ico", "localhost:4711"),
+            ("/", "localhost:4711"),
+        ] {
+            assert!(
+                matches!(judge(&head(target, host), 4711, "s1"), Verdict::Ignore(..)),
+                "{target} {host}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_redirect_is_an_answer() {
+        let v = judge(
+            &head(
+                "/?error=access_denied&error_description=AADSTS65004%3A+User+declined&state=s1",
+                "localhost:1",
+            ),
+            1,
+            "s1",
+        );
+        match v {
+            Verdict::Accept(AuthorizationResponse::Error { error, description }) => {
+                assert_eq!(error, "access_denied");
+                assert_eq!(description.as_deref(), Some("AADSTS65004: User declined"));
+            }
+            _ => panic!("not an error answer"),
+        }
+    }
+
+    #[test]
+    fn pages_have_no_script_and_say_the_tab_can_be_closed() {
+        for page in [Page::Done, Page::NotDone, Page::Mismatch] {
+            let html = page.html();
+            assert!(html.contains("You can close this browser tab."), "{html}");
+            assert!(
+                !html.contains("<script") && !html.contains("http"),
+                "{html}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn one_answer_then_the_socket_is_closed() {
+        let l = Listener::bind().await.unwrap();
+        let port = l.port();
+        assert!(l.redirect_uri().starts_with("http://localhost:"));
+        let waiting = tokio::spawn(l.wait("s1", Duration::from_secs(30)));
+        let send = |target: &'static str| async move {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+            s.write_all(head(target, &format!("localhost:{port}")).as_bytes())
+                .await?;
+            let mut reply = String::new();
+            s.read_to_string(&mut reply).await?;
+            Ok::<_, std::io::Error>(reply)
+        };
+        let stray = send("/favicon.ico").await.unwrap();
+        assert!(stray.starts_with("HTTP/1.1 404"), "{stray}");
+        let done = send("/?code=abc&state=s1").await.unwrap();
+        assert!(done.starts_with("HTTP/1.1 200"), "{done}");
+        assert!(done.contains("You can close this browser tab."));
+        let answer = waiting.await.unwrap().unwrap();
+        assert!(matches!(answer, AuthorizationResponse::Code(c) if c.expose() == "abc"));
+        let again = TcpStream::connect(("127.0.0.1", port)).await;
+        assert!(again.is_err(), "the listener is closed after one answer");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_after_the_timeout() {
+        let l = Listener::bind().await.unwrap();
+        let e = l.wait("s1", Duration::from_secs(600)).await.unwrap_err();
+        assert_eq!(e.code(), "browser_sign_in_timeout");
+    }
+}
