@@ -101,6 +101,17 @@ impl Reply {
     }
 }
 
+/// What [`Http::exchange`] gives: the reply, and the certificate the server presented on the
+/// connection that carried it (DER; `None` when the connection could not tell, e.g. through a
+/// proxy tunnel).
+#[derive(Debug)]
+pub struct Exchange {
+    /// The reply.
+    pub reply: Reply,
+    /// The server's leaf certificate, already verified against the pins or CAs.
+    pub peer_certificate: Option<Vec<u8>>,
+}
+
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reply")
@@ -169,6 +180,7 @@ impl Http {
             .connect_timeout(self.timeouts.connect)
             .timeout(self.timeouts.request)
             .pool_idle_timeout(Duration::from_secs(30))
+            .tls_info(true)
             .user_agent(concat!("vbm365-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| setup(format!("HTTP client setup failed: {e}")))
@@ -243,22 +255,45 @@ impl Http {
     }
 
     async fn send(&self, url: &Url, req: reqwest::RequestBuilder) -> Result<Reply> {
-        let mut resp = req.send().await.map_err(|e| self.map_err(url, e))?;
+        Ok(self.exchange(url, req, MAX_BODY).await?.reply)
+    }
+
+    /// Any request to `url` (made with [`Http::builder`]): its reply with the body read up to
+    /// `max_body` bytes (a longer one is an error), and the certificate the server presented.
+    /// With debug logging on, a redacted trace of the request and its reply ([`crate::trace`]).
+    pub async fn exchange(
+        &self,
+        url: &Url,
+        req: reqwest::RequestBuilder,
+        max_body: usize,
+    ) -> Result<Exchange> {
+        let (client, req) = req.build_split();
+        let req = req.map_err(|e| self.map_err(url, e))?;
+        let traced = crate::trace::request(&req);
+        let started = std::time::Instant::now();
+        let sent = client.execute(req).await;
+        crate::trace::reply(traced.as_ref(), &sent, started.elapsed());
+        let mut resp = sent.map_err(|e| self.map_err(url, e))?;
+        let peer_certificate = resp
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|t| t.peer_certificate())
+            .map(<[u8]>::to_vec);
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let content_type = headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-            return Err(too_large(url));
+        if resp.content_length().is_some_and(|n| n > max_body as u64) {
+            return Err(too_large(url, max_body));
         }
         let mut body = Vec::new();
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_BODY {
-                        return Err(too_large(url));
+                    if body.len() + chunk.len() > max_body {
+                        return Err(too_large(url, max_body));
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -276,12 +311,20 @@ impl Http {
                 }
             }
         }
-        Ok(Reply {
-            status,
-            content_type,
-            body,
-            headers,
+        Ok(Exchange {
+            reply: Reply {
+                status,
+                content_type,
+                body,
+                headers,
+            },
+            peer_certificate,
         })
+    }
+
+    /// A request to `url` on the client of its port, for [`Http::exchange`].
+    pub fn builder(&self, method: reqwest::Method, url: &Url) -> Result<reqwest::RequestBuilder> {
+        Ok(self.client(url)?.request(method, url.clone()))
     }
 
     fn map_err(&self, url: &Url, e: reqwest::Error) -> Error {
@@ -305,10 +348,10 @@ impl Http {
     }
 }
 
-fn too_large(url: &Url) -> Error {
+fn too_large(url: &Url, max_body: usize) -> Error {
     Error::BadResponse {
         service: service_name(url),
-        detail: format!("the reply is larger than {} KiB", MAX_BODY / 1024),
+        detail: format!("the reply is larger than {} KiB", max_body / 1024),
     }
 }
 

@@ -26,10 +26,12 @@ pub mod secret;
 pub mod session;
 pub mod text;
 pub mod tls;
+pub mod trace;
 pub mod trust;
 pub mod validate;
 pub mod vault;
 pub mod vbm;
+pub mod x509;
 mod wire;
 
 pub use config::{ApiVersion, Config, TenantProfile};

@@ -8,6 +8,7 @@
 //! re-sign-in, group commit), `signout`, `status` (state and the connection test). This file
 //! holds the engine itself, its options and the locks every topic shares.
 
+mod api;
 mod browser;
 mod exchange;
 mod refresh;
@@ -18,6 +19,7 @@ mod tenants;
 
 use signin::remembered;
 pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
+pub use api::{ApiRequest, ApiResponse};
 pub use signin::PendingSignIn;
 use tenants::same_endpoints;
 pub use tenants::{CaTrust, RemovedTrust, TenantUpdate};
