@@ -51,6 +51,8 @@ pub struct ApiResponse {
     pub body: Vec<u8>,
     /// Pages requested (1 without paging).
     pub pages: usize,
+    /// The certificate the server presented for the (last) reply (DER), when known.
+    pub peer_certificate: Option<Vec<u8>>,
     /// For a reply that is not 2xx: the server's own message (`RESTExceptionInfo`), the token
     /// redacted, or a summary of the body.
     pub error_message: Option<String>,
@@ -86,6 +88,20 @@ impl Engine {
         let profile = cfg.resolve(name)?.clone();
         let url = target_url(&profile, &req.target, &req.query)?;
         let token = self.token(Some(&profile.name), req.min_valid).await?;
+        self.api_with(&profile, token, url, method, headers, req)
+            .await
+    }
+
+    /// [`Engine::api`] with the tenant, its token and the request's parts already checked.
+    pub(super) async fn api_with(
+        &self,
+        profile: &TenantProfile,
+        token: AccessToken,
+        url: Url,
+        method: reqwest::Method,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        req: &ApiRequest,
+    ) -> Result<ApiResponse> {
         let mut call = Call {
             engine: self,
             tenant: profile.name.clone(),
@@ -98,9 +114,9 @@ impl Engine {
         };
         if !req.paginate {
             let ex = call.send(&url).await?;
-            return Ok(call.response(&url, ex.reply, None, 1));
+            return Ok(call.response(&url, ex, None, 1));
         }
-        paginate(&mut call, &profile, url).await
+        paginate(&mut call, profile, url).await
     }
 }
 
@@ -133,7 +149,17 @@ impl Call<'_> {
     }
 
     /// The response to hand out: `reply` with `body` in place of its own when given.
-    fn response(&self, url: &Url, reply: Reply, body: Option<Vec<u8>>, pages: usize) -> ApiResponse {
+    fn response(
+        &self,
+        url: &Url,
+        ex: Exchange,
+        body: Option<Vec<u8>>,
+        pages: usize,
+    ) -> ApiResponse {
+        let Exchange {
+            reply,
+            peer_certificate,
+        } = ex;
         let secrets: Vec<&str> = self.used.iter().map(|t| t.expose()).collect();
         let ok = (200..300).contains(&reply.status);
         let error_message = (!ok).then(|| error_message(&reply, &secrets));
@@ -146,30 +172,36 @@ impl Call<'_> {
                 .iter()
                 .map(|(k, v)| {
                     let v = String::from_utf8_lossy(v.as_bytes());
-                    (k.to_string(), text::shown(&text::redact(&v, &secrets), 2000))
+                    (
+                        k.to_string(),
+                        text::shown(&text::redact(&v, &secrets), 2000),
+                    )
                 })
                 .collect(),
             error_message,
             body: body.unwrap_or(reply.body),
             pages,
+            peer_certificate,
         }
     }
 }
 
 /// The server's `RESTExceptionInfo` message (or OAuth-style text), else a summary of the reply.
 fn error_message(reply: &Reply, secrets: &[&str]) -> String {
-    let own = serde_json::from_slice::<Value>(&reply.body).ok().and_then(|v| {
-        ["message", "error_description", "error"]
-            .iter()
-            .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
-    });
+    let own = serde_json::from_slice::<Value>(&reply.body)
+        .ok()
+        .and_then(|v| {
+            ["message", "error_description", "error"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
+        });
     match own {
         Some(m) => text::shown(&text::redact(&m, secrets), text::MAX_SHOWN),
         None => crate::http::describe_non_json(reply),
     }
 }
 
-fn method(m: &str) -> Result<reqwest::Method> {
+pub(super) fn method(m: &str) -> Result<reqwest::Method> {
     let m = m.trim().to_ascii_uppercase();
     if m.is_empty() {
         return Ok(reqwest::Method::GET);
@@ -186,11 +218,17 @@ fn method(m: &str) -> Result<reqwest::Method> {
 
 /// The request's headers: the caller's (checked), plus `Accept` and, with a body,
 /// `Content-Type: application/json` unless given.
-fn headers(given: &[(String, String)], has_body: bool) -> Result<Vec<(HeaderName, HeaderValue)>> {
+pub(super) fn headers(
+    given: &[(String, String)],
+    has_body: bool,
+) -> Result<Vec<(HeaderName, HeaderValue)>> {
     let mut out = Vec::new();
     for (k, v) in given {
         let name = HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| {
-            Error::InvalidInput(format!("'{}' is not a valid header name", text::shown(k, 80)))
+            Error::InvalidInput(format!(
+                "'{}' is not a valid header name",
+                text::shown(k, 80)
+            ))
         })?;
         if name == AUTHORIZATION || name == HOST {
             return Err(Error::InvalidInput(format!(
@@ -216,7 +254,11 @@ fn headers(given: &[(String, String)], has_body: bool) -> Result<Vec<(HeaderName
 
 /// The URL of `target` on the tenant's server: a path relative to the server and its API version
 /// (`Jobs` → `/v8/Jobs`, `/v7/Jobs` as given), or a URL of the same origin; plus `query`.
-pub fn target_url(profile: &TenantProfile, target: &str, query: &[(String, String)]) -> Result<Url> {
+pub fn target_url(
+    profile: &TenantProfile,
+    target: &str,
+    query: &[(String, String)],
+) -> Result<Url> {
     let target = target.trim();
     if target.is_empty() || target.chars().any(|c| c.is_control() || c == ' ') {
         return Err(Error::InvalidInput(
@@ -224,8 +266,9 @@ pub fn target_url(profile: &TenantProfile, target: &str, query: &[(String, Strin
         ));
     }
     let mut url = if target.contains("://") {
-        let u = Url::parse(target)
-            .map_err(|e| Error::InvalidInput(format!("'{}' is not a URL: {e}", text::shown(target, 200))))?;
+        let u = Url::parse(target).map_err(|e| {
+            Error::InvalidInput(format!("'{}' is not a URL: {e}", text::shown(target, 200)))
+        })?;
         same_origin(profile, u)?
     } else {
         let path = target.trim_start_matches('/');
@@ -272,15 +315,17 @@ async fn paginate(call: &mut Call<'_>, profile: &TenantProfile, url: Url) -> Res
     loop {
         let Some(url) = next.take() else { break };
         if !seen.insert(url.to_string()) || pages >= MAX_PAGES {
-            return Err(bad_page(pages + 1, "the server's next page repeats an earlier one"));
+            return Err(bad_page(
+                pages + 1,
+                "the server's next page repeats an earlier one",
+            ));
         }
         let ex = call.send(&url).await?;
         pages += 1;
-        let reply = ex.reply;
-        if !(200..300).contains(&reply.status) {
-            return Ok(call.response(&url, reply, None, pages));
+        if !(200..300).contains(&ex.reply.status) {
+            return Ok(call.response(&url, ex, None, pages));
         }
-        let value: Value = serde_json::from_slice(&reply.body)
+        let value: Value = serde_json::from_slice(&ex.reply.body)
             .map_err(|_| bad_page(pages, "the reply is not JSON"))?;
         match value {
             Value::Array(a) if pages == 1 || a.is_empty() => items.extend(a),
@@ -293,14 +338,14 @@ async fn paginate(call: &mut Call<'_>, profile: &TenantProfile, url: Url) -> Res
             other if pages == 1 => {
                 // Not a collection: nothing to page through.
                 let _ = other;
-                return Ok(call.response(&url, reply, None, 1));
+                return Ok(call.response(&url, ex, None, 1));
             }
             _ => return Err(bad_page(pages, "the reply is not a page of results")),
         }
         if next.is_none() {
-            let body = serde_json::to_vec(&Value::Array(std::mem::take(&mut items)))
-                .unwrap_or_default();
-            return Ok(call.response(&url, reply, Some(body), pages));
+            let body =
+                serde_json::to_vec(&Value::Array(std::mem::take(&mut items))).unwrap_or_default();
+            return Ok(call.response(&url, ex, Some(body), pages));
         }
     }
     Err(bad_page(pages, "no page was requested"))
@@ -315,7 +360,11 @@ fn bad_page(n: usize, what: &str) -> Error {
 
 /// The page after `page` (requested at `url`): `_links.next` when the page has links; without
 /// links, the next `offset` when this page was full.
-fn next_page(profile: &TenantProfile, url: &Url, page: &serde_json::Map<String, Value>) -> Result<Option<Url>> {
+fn next_page(
+    profile: &TenantProfile,
+    url: &Url,
+    page: &serde_json::Map<String, Value>,
+) -> Result<Option<Url>> {
     if let Some(links) = page.get("_links").and_then(Value::as_object) {
         let Some(href) = links
             .get("next")
@@ -331,13 +380,18 @@ fn next_page(profile: &TenantProfile, url: &Url, page: &serde_json::Map<String, 
         return same_origin(profile, next).map(Some);
     }
     let n = |k: &str| page.get(k).and_then(Value::as_u64);
-    let count = page.get("results").and_then(Value::as_array).map_or(0, Vec::len) as u64;
+    let count = page
+        .get("results")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len) as u64;
     match (n("offset"), n("limit")) {
         (Some(offset), Some(limit)) if limit > 0 && count >= limit => {
             let mut next = url.clone();
             let others: Vec<(String, String)> = url
                 .query_pairs()
-                .filter(|(k, _)| !k.eq_ignore_ascii_case("offset") && !k.eq_ignore_ascii_case("limit"))
+                .filter(|(k, _)| {
+                    !k.eq_ignore_ascii_case("offset") && !k.eq_ignore_ascii_case("limit")
+                })
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
             next.query_pairs_mut()
@@ -366,15 +420,35 @@ mod tests {
         let p = profile("https://vbm.example:4443", ApiVersion::V8);
         let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
         let cases = [
-            ("Organizations", vec![], "https://vbm.example:4443/v8/Organizations"),
-            ("/Jobs?limit=5", q("offset", "10"), "https://vbm.example:4443/v8/Jobs?limit=5&offset=10"),
+            (
+                "Organizations",
+                vec![],
+                "https://vbm.example:4443/v8/Organizations",
+            ),
+            (
+                "/Jobs?limit=5",
+                q("offset", "10"),
+                "https://vbm.example:4443/v8/Jobs?limit=5&offset=10",
+            ),
             ("/v7/Jobs", vec![], "https://vbm.example:4443/v7/Jobs"),
-            ("V6/ServiceInstance", vec![], "https://vbm.example:4443/V6/ServiceInstance"),
-            ("https://VBM.example:4443/v8/Jobs#x", vec![], "https://vbm.example:4443/v8/Jobs"),
+            (
+                "V6/ServiceInstance",
+                vec![],
+                "https://vbm.example:4443/V6/ServiceInstance",
+            ),
+            (
+                "https://VBM.example:4443/v8/Jobs#x",
+                vec![],
+                "https://vbm.example:4443/v8/Jobs",
+            ),
             ("vm/x", vec![], "https://vbm.example:4443/v8/vm/x"),
         ];
         for (target, query, want) in cases {
-            assert_eq!(target_url(&p, target, &query).unwrap().as_str(), want, "{target}");
+            assert_eq!(
+                target_url(&p, target, &query).unwrap().as_str(),
+                want,
+                "{target}"
+            );
         }
         for bad in [
             "https://evil.example:4443/v8/Jobs",
@@ -397,12 +471,27 @@ mod tests {
         assert_eq!(method("patch").unwrap(), reqwest::Method::PATCH);
         assert!(method("GET /x").is_err());
         let h = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
-        for bad in [h("Authorization", "Bearer x"), h("host", "x"), h("bad name", "x"), h("X-A", "a\nb")] {
-            assert_eq!(headers(&bad, false).unwrap_err().code(), "invalid_input", "{bad:?}");
+        for bad in [
+            h("Authorization", "Bearer x"),
+            h("host", "x"),
+            h("bad name", "x"),
+            h("X-A", "a\nb"),
+        ] {
+            assert_eq!(
+                headers(&bad, false).unwrap_err().code(),
+                "invalid_input",
+                "{bad:?}"
+            );
         }
         let out = headers(&h("Accept", "text/csv"), true).unwrap();
-        let names: Vec<_> = out.iter().map(|(k, v)| format!("{k}: {}", v.to_str().unwrap())).collect();
-        assert_eq!(names, ["accept: text/csv", "content-type: application/json"]);
+        let names: Vec<_> = out
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            ["accept: text/csv", "content-type: application/json"]
+        );
     }
 
     #[test]
@@ -416,7 +505,9 @@ mod tests {
             next_page(&p, &url, &linked).unwrap().unwrap().as_str(),
             "https://vbm.example:4443/v8/Jobs?offset=2&limit=2"
         );
-        let last = page(serde_json::json!({"offset":2,"limit":2,"results":[3],"_links":{"self":{"href":"/v8/Jobs"}}}));
+        let last = page(
+            serde_json::json!({"offset":2,"limit":2,"results":[3],"_links":{"self":{"href":"/v8/Jobs"}}}),
+        );
         assert_eq!(next_page(&p, &url, &last).unwrap(), None);
         let bare = page(serde_json::json!({"offset":0,"limit":2,"results":[1,2]}));
         assert_eq!(
@@ -427,6 +518,9 @@ mod tests {
         assert_eq!(next_page(&p, &url, &short).unwrap(), None);
         let elsewhere = page(serde_json::json!({"offset":0,"limit":2,"results":[1,2],
             "_links":{"next":{"href":"https://evil.example/v8/Jobs?offset=2"}}}));
-        assert_eq!(next_page(&p, &url, &elsewhere).unwrap_err().code(), "invalid_input");
+        assert_eq!(
+            next_page(&p, &url, &elsewhere).unwrap_err().code(),
+            "invalid_input"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! holds the engine itself, its options and the locks every topic shares.
 
 mod api;
+mod check;
 mod browser;
 mod exchange;
 mod refresh;
@@ -20,6 +21,7 @@ mod tenants;
 use signin::remembered;
 pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
 pub use api::{ApiRequest, ApiResponse};
+pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
 pub use signin::PendingSignIn;
 use tenants::same_endpoints;
 pub use tenants::{CaTrust, RemovedTrust, TenantUpdate};
