@@ -10,6 +10,8 @@
 
 mod api;
 mod check;
+mod transfer;
+mod check;
 mod browser;
 mod exchange;
 mod refresh;
@@ -21,6 +23,11 @@ mod tenants;
 use signin::remembered;
 pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
 pub use api::{ApiRequest, ApiResponse};
+pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
+pub use transfer::{
+    authority, ImportReport, InvalidEntry, TenantEntry, TenantFile, TENANT_FILE_FORMAT,
+    TENANT_FILE_VERSION,
+};
 pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
 pub use signin::PendingSignIn;
 use tenants::same_endpoints;
