@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/revoke_ms_refresh_tokens", post(revoke_ms))
         .route("/ms_token_responses", get(ms_token_responses))
         .route("/tenant_auth", post(tenant_auth))
+        .route("/operator_auth", post(operator_auth))
         .route("/latency", post(latency))
         .route("/token_lifetime", post(token_lifetime))
         .route("/revoke_vbm_refresh_tokens", post(revoke_vbm))
@@ -62,6 +63,7 @@ const ROUTES: &[&str] = &[
     "POST /_emulator/revoke_ms_refresh_tokens",
     "GET /_emulator/ms_token_responses",
     "POST /_emulator/tenant_auth {\"enabled\"}",
+    "POST /_emulator/operator_auth {\"enabled\"}",
     "POST /_emulator/latency {\"ms\"}",
     "POST /_emulator/token_lifetime {\"secs\"}",
     "POST /_emulator/revoke_vbm_refresh_tokens",
@@ -198,6 +200,13 @@ struct Secs {
 async fn tenant_auth(State(app): State<App>, body: Bytes) -> Response {
     with_body(&body, |b: Enabled| {
         app.shared.set_tenant_auth_enabled(b.enabled);
+        ok(true)
+    })
+}
+
+async fn operator_auth(State(app): State<App>, body: Bytes) -> Response {
+    with_body(&body, |b: Enabled| {
+        app.shared.set_operator_auth_enabled(b.enabled);
         ok(true)
     })
 }

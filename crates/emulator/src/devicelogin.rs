@@ -19,6 +19,16 @@ button[value=approve]{background:#0067b8;color:#fff}button[value=decline]{backgr
 .error{color:#e81123}.note{color:#666;font-size:13px}";
 
 fn page(title: &str, inner_html: &str) -> Response {
+    page_with(
+        title,
+        inner_html,
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    )
+}
+
+/// A page of the emulator with this Content-Security-Policy (the authorize page's form leads to
+/// a redirect to the app's loopback address, which `form-action 'self'` would block).
+pub(crate) fn page_with(title: &str, inner_html: &str, csp: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -32,10 +42,7 @@ fn page(title: &str, inner_html: &str) -> Response {
         html,
         &[
             ("cache-control", "no-store".to_string()),
-            (
-                "content-security-policy",
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_string(),
-            ),
+            ("content-security-policy", csp.to_string()),
             ("x-frame-options", "DENY".to_string()),
         ],
     )

@@ -2,11 +2,15 @@
 //! demos:
 //!
 //! - the **Microsoft identity platform** (login.microsoftonline.com v2.0): device authorization,
-//!   device code and refresh token grants, and a `/devicelogin` page for people (plain HTTP);
+//!   device code, refresh token and authorization code (PKCE) grants, a `/devicelogin` page and an
+//!   `/authorize` page for people (approve or decline; plain HTTP), and ID tokens with `oid` and
+//!   `tid` when `openid` is asked for;
 //! - a **Veeam Backup for Microsoft 365 REST API** server (v6, v7, v8): the JWT bearer and refresh
 //!   token grants, logout, `/v8/Health`, `/vN/ServiceInstance` and the read-only resources
 //!   `/vN/Organizations`, `/vN/Jobs` (paged on v8), `/vN/Organization` and
-//!   `/vN/Organization/LoggedInUser` (HTTPS with a fresh self-signed certificate).
+//!   `/vN/Organization/LoggedInUser`; for restore operators `/vN/RestorePortalSettings` and the
+//!   `operator` grant, with the Restore Portal on or off (HTTPS with a fresh self-signed
+//!   certificate).
 //!
 //! Both bind `127.0.0.1` and share one state, so the VBM365 emulator accepts exactly the Microsoft
 //! token responses the identity emulator issued. Every request is recorded; tests steer the servers
@@ -45,10 +49,12 @@
 #![warn(missing_docs)]
 
 mod aad;
+mod authorize;
 mod control;
 mod devicelogin;
 mod faults;
 mod ms;
+mod oidc;
 mod options;
 mod serve;
 mod state;
@@ -167,7 +173,9 @@ impl Emulators {
     /// Counters never hit are absent.
     ///
     /// - Requests (faulted ones included): `ms_devicecode`, `ms_device_code_polls`,
-    ///   `ms_refresh`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_refresh`,
+    ///   `ms_refresh`, `ms_auth_code_redemptions`, `ms_authorize_pages`, `ms_authorize_submits`,
+    ///   `ms_authorize_errors`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_operator`,
+    ///   `vbm_restore_portal_settings`, `vbm_refresh`,
     ///   `vbm_other_grant`, `vbm_logout`, `vbm_service_instance`, `vbm_health`,
     ///   `vbm_organizations`, `vbm_jobs`, `vbm_organization`, `vbm_logged_in_user`.
     /// - Outcomes of processed requests: `ms_tokens_issued`, `ms_errors`, `vbm_tokens_issued`,
@@ -220,6 +228,23 @@ impl Emulators {
     /// whose delivery a [`Fault::LostReply`] prevented).
     pub fn ms_token_responses(&self) -> Vec<String> {
         self.shared.ms_token_responses()
+    }
+
+    /// Turns the VBM365 server's Restore Portal (restore operator sign-in) on or off.
+    pub fn set_operator_auth_enabled(&self, on: bool) {
+        self.shared.set_operator_auth_enabled(on);
+    }
+
+    /// The Restore Portal's application id (`RestorePortalSettings.applicationId` when enabled).
+    pub fn restore_portal_app_id(&self) -> String {
+        self.shared.restore_portal_app_id.clone()
+    }
+
+    /// The object id and tenant id the identity emulator gives the user it signs in to `tenant`
+    /// (`oid`, `tid`): `<oid>.<tid>` is that user's restore operator account.
+    pub fn operator_account(&self, tenant: &str) -> String {
+        let upn = ms::upn_for(tenant);
+        format!("{}.{}", oidc::oid(&upn), oidc::tid(tenant))
     }
 
     /// Turns tenant authentication of the VBM365 server on or off.
@@ -313,6 +338,10 @@ fn ms_router(app: App) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/devicecode", post(ms::devicecode))
         .route("/{tenant}/oauth2/v2.0/token", post(ms::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize::show).post(authorize::submit),
+        )
         .route(
             "/devicelogin",
             get(devicelogin::show).post(devicelogin::submit),

@@ -43,6 +43,10 @@ struct Args {
     /// Start with tenant authentication disabled on the VBM365 server.
     #[arg(long)]
     tenant_auth_disabled: bool,
+    /// Start with the VBM365 server's Restore Portal enabled, so that restore operators can
+    /// sign in (RestorePortalSettings, grant_type=operator).
+    #[arg(long)]
+    restore_portal: bool,
     /// Format of `.issued` / `.expires`: rfc1123 or iso8601.
     #[arg(long, default_value = "rfc1123")]
     date_format: DateFormat,
@@ -93,6 +97,7 @@ impl Args {
             vbm_latency_ms: self.latency_ms,
             auto_approve_after_ms: self.auto_approve_after_ms,
             tenant_auth_enabled: !self.tenant_auth_disabled,
+            operator_auth_enabled: self.restore_portal,
             date_format: self.date_format,
             known_organizations: (!self.known_organizations.is_empty())
                 .then(|| self.known_organizations.clone()),

@@ -47,7 +47,7 @@ fn tenant_or_error(tenant: Result<Path<String>, PathRejection>) -> Result<String
 }
 
 /// Checks `client_id`: present and shaped like an application id.
-fn client_id<'a>(fields: &'a Fields, tenant: &str) -> Result<&'a str, AadError> {
+pub(crate) fn client_id<'a>(fields: &'a Fields, tenant: &str) -> Result<&'a str, AadError> {
     let id = fields
         .get("client_id")
         .ok_or_else(|| AadError::missing("client_id"))?;
@@ -191,6 +191,7 @@ pub(crate) async fn token(
     match grant.as_deref() {
         Some(DEVICE_CODE_GRANT) => shared.lock().count("ms_device_code_polls"),
         Some("refresh_token") => shared.lock().count("ms_refresh"),
+        Some("authorization_code") => shared.lock().count("ms_auth_code_redemptions"),
         _ => {}
     }
     with_faults(shared, Endpoint::MsToken, conn, || {
@@ -210,6 +211,7 @@ fn token_reply(
         None => Err(AadError::missing("grant_type")),
         Some(DEVICE_CODE_GRANT) => redeem_device_code(shared, &mut inner, &tenant, fields),
         Some("refresh_token") => redeem_refresh_token(shared, &mut inner, &tenant, fields),
+        Some("authorization_code") => crate::authorize::redeem(shared, &mut inner, &tenant, fields),
         Some(other) => Err(AadError::unsupported_grant(other)),
     });
     match result {
@@ -329,7 +331,7 @@ fn redeem_refresh_token(
 }
 
 /// The signed-in user of a tenant.
-fn upn_for(tenant: &str) -> String {
+pub(crate) fn upn_for(tenant: &str) -> String {
     format!("admin@{}", tenant.to_ascii_lowercase())
 }
 
@@ -367,11 +369,13 @@ struct TokenBody<'a> {
     access_token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
-/// Issues an access token (and a refresh token when `offline_access` was asked for) and returns
-/// the exact response body.
-fn issue_tokens(
+/// Issues an access token (and a refresh token when `offline_access` was asked for, an ID token
+/// when `openid` was) and returns the exact response body.
+pub(crate) fn issue_tokens(
     shared: &Shared,
     inner: &mut Inner,
     tenant: &str,
@@ -387,6 +391,7 @@ fn issue_tokens(
         MsAccess {
             tenant: tenant.to_string(),
             upn: upn.to_string(),
+            audience: crate::oidc::audience(&granted),
             expires_at: Instant::now() + Duration::from_secs(lifetime),
         },
     );
@@ -414,6 +419,8 @@ fn issue_tokens(
         ext_expires_in: lifetime,
         access_token: &access_token,
         refresh_token: refresh_token.as_deref(),
+        id_token: crate::oidc::wants_id_token(scope)
+            .then(|| crate::oidc::id_token(tenant, client_id, upn, lifetime)),
     })
 }
 
@@ -426,15 +433,16 @@ fn jwt(tenant: &str, client_id: &str, scope: &str, upn: &str, lifetime: u64) -> 
         .split_whitespace()
         .map(|s| s.rsplit('/').next().unwrap_or(s))
         .collect();
+    let aud = crate::oidc::audience(scope).unwrap_or_else(|| GRAPH_APP_ID.to_string());
     let payload = serde_json::json!({
-        "aud": GRAPH_APP_ID,
+        "aud": aud,
         "iss": format!("https://sts.windows.net/{tid}/"),
         "iat": now,
         "nbf": now,
         "exp": now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
         "appid": client_id,
         "name": "Emulated Administrator",
-        "oid": util::uuid_from(&format!("user:{upn}")),
+        "oid": crate::oidc::oid(upn),
         "scp": scp.join(" "),
         "tid": tid,
         "unique_name": upn,

@@ -53,6 +53,10 @@ pub struct EmulatorOptions {
     pub auto_approve_after_ms: Option<u64>,
     /// Whether the VBM365 server accepts tenant (organization) sign-ins.
     pub tenant_auth_enabled: bool,
+    /// Whether the VBM365 server's Restore Portal is enabled, so that restore operators may sign
+    /// in (`RestorePortalSettings.isEnabled`, `grant_type=operator`). Off by default, as on a
+    /// fresh install.
+    pub operator_auth_enabled: bool,
     /// Format of `.issued` / `.expires`.
     pub date_format: DateFormat,
     /// `None`: every tenant name is a known organization; `Some(list)`: only those. The JWT bearer
@@ -83,6 +87,7 @@ impl Default for EmulatorOptions {
             vbm_latency_ms: 0,
             auto_approve_after_ms: None,
             tenant_auth_enabled: true,
+            operator_auth_enabled: false,
             date_format: DateFormat::Rfc1123,
             known_organizations: None,
             ca_issued: false,

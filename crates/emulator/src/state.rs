@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub vbm_url: String,
     /// Installation id reported by `/ServiceInstance`.
     pub installation_id: String,
+    /// Application id of the Restore Portal (`RestorePortalSettings.applicationId`).
+    pub restore_portal_app_id: String,
     /// When the emulators started (for `at_ms` in the control API).
     pub started: Instant,
     inner: Mutex<Inner>,
@@ -35,6 +37,8 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub tenant_auth_enabled: bool,
+    /// The Restore Portal is enabled: restore operators may sign in (`grant_type=operator`).
+    pub operator_auth_enabled: bool,
     pub vbm_latency_ms: u64,
     pub vbm_token_lifetime: u64,
     /// Probability that a token or device code request without a queued fault gets a random one.
@@ -135,6 +139,8 @@ impl DeviceCode {
 pub(crate) struct MsAccess {
     pub tenant: String,
     pub upn: String,
+    /// The application of an `api://<app>/…` scope the token was issued for (`None`: Graph).
+    pub audience: Option<String>,
     pub expires_at: Instant,
 }
 
@@ -177,6 +183,9 @@ pub(crate) struct VbmRefresh {
     /// `Some(delivered)` once the token was redeemed: whether the reply carrying its successor
     /// was sent (`false` when a [`Fault::LostReply`] dropped it).
     pub rotated: Option<bool>,
+    /// Issued to a restore operator (`grant_type=operator`): refreshes need operator
+    /// authentication on, not tenant authentication.
+    pub operator: bool,
 }
 
 /// Everything behind the lock.
@@ -185,6 +194,8 @@ pub(crate) struct Inner {
     pub requests: Vec<RecordedRequest>,
     pub stats: BTreeMap<String, u64>,
     pub device_codes: Vec<DeviceCode>,
+    /// Requests of `/authorize` and the codes issued for them, oldest first.
+    pub auth_requests: Vec<crate::authorize::AuthRequest>,
     pub ms_access: HashMap<String, MsAccess>,
     pub ms_refresh: HashMap<String, MsRefresh>,
     pub ms_responses: Vec<String>,
@@ -239,6 +250,7 @@ impl Shared {
         opts.fault_rate = clamp_rate(opts.fault_rate);
         let settings = Settings {
             tenant_auth_enabled: opts.tenant_auth_enabled,
+            operator_auth_enabled: opts.operator_auth_enabled,
             vbm_latency_ms: opts.vbm_latency_ms,
             vbm_token_lifetime: opts.vbm_token_lifetime,
             fault_rate: clamp_rate(opts.fault_rate),
@@ -251,12 +263,14 @@ impl Shared {
             ms_url,
             vbm_url,
             installation_id: crate::util::uuid_v4(),
+            restore_portal_app_id: crate::util::uuid_v4(),
             started: Instant::now(),
             inner: Mutex::new(Inner {
                 settings,
                 requests: Vec::new(),
                 stats: BTreeMap::new(),
                 device_codes: Vec::new(),
+                auth_requests: Vec::new(),
                 ms_access: HashMap::new(),
                 ms_refresh: HashMap::new(),
                 ms_responses: Vec::new(),
@@ -369,6 +383,10 @@ impl Shared {
 
     pub fn set_tenant_auth_enabled(&self, on: bool) {
         self.lock().settings.tenant_auth_enabled = on;
+    }
+
+    pub fn set_operator_auth_enabled(&self, on: bool) {
+        self.lock().settings.operator_auth_enabled = on;
     }
 
     pub fn set_vbm_latency_ms(&self, ms: u64) {

@@ -1,6 +1,7 @@
 //! `POST /vN/token`: body parsing, latency and faults, and the two grants VBM365 Auth uses
 //! (JWT bearer with a Microsoft assertion, refresh token), with antiforgery binding on v7/v8.
 
+use super::operator::OPERATOR_AUTH_DISABLED;
 use super::{
     vbm_headers, ApiVersion, VbmError, ANTIFORGERY_COOKIE, INVALID_REFRESH, JWT_BEARER_GRANT,
     TENANT_AUTH_DISABLED,
@@ -77,6 +78,7 @@ pub(super) async fn token(
         inner.count(match grant {
             Some(JWT_BEARER_GRANT) => "vbm_jwt_bearer",
             Some("refresh_token") => "vbm_refresh",
+            Some("operator") => "vbm_operator",
             _ => "vbm_other_grant",
         });
         inner.settings.vbm_latency_ms
@@ -143,7 +145,7 @@ fn grant(
         JWT_BEARER_GRANT => jwt_bearer(shared, fields, bind)?,
         "refresh_token" => refresh(shared, headers, fields, bind, delivered)?,
         "password" => return Err(VbmError::bad_request("Invalid user name or password.")),
-        "operator" => return Err(VbmError::bad_request("Invalid operator credentials.")),
+        "operator" => operator_grant(shared, fields, bind)?,
         "integration" if version != ApiVersion::V8 => {
             return Err(VbmError::bad_request("Invalid integration token."))
         }
@@ -245,6 +247,7 @@ fn issue(inner: &mut Inner, tenant: &str, user_name: &str, bind: bool) -> Issued
             antiforgery: cookie.clone(),
             status: RefreshStatus::Active,
             rotated: None,
+            operator: false,
         },
     );
     Issued {
@@ -325,6 +328,18 @@ fn jwt_bearer(shared: &Shared, fields: &Fields, bind: bool) -> Result<Issued, Vb
     Ok(issue(&mut inner, tenant, &user_name, bind))
 }
 
+/// `grant_type=operator`: a restore operator's Microsoft access token for the Restore Portal
+/// application ([`super::operator`]); the pair's refresh token stays an operator's.
+fn operator_grant(shared: &Shared, fields: &Fields, bind: bool) -> Result<Issued, VbmError> {
+    let (tenant, user) = super::operator::grant(shared, fields)?;
+    let mut inner = shared.lock();
+    let issued = issue(&mut inner, &tenant, &user, bind);
+    if let Some(rt) = inner.vbm_refresh.get_mut(&issued.refresh_token) {
+        rt.operator = true;
+    }
+    Ok(issued)
+}
+
 /// The value of a cookie in the request's `Cookie` headers.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -351,7 +366,10 @@ fn refresh(
         .get("refresh_token")
         .ok_or_else(|| VbmError::validation("The refresh_token parameter is required."))?;
     let mut inner = shared.lock();
-    let enabled = inner.settings.tenant_auth_enabled;
+    let (tenants_on, operators_on) = (
+        inner.settings.tenant_auth_enabled,
+        inner.settings.operator_auth_enabled,
+    );
     let rt = inner
         .vbm_refresh
         .get_mut(token)
@@ -375,13 +393,19 @@ fn refresh(
             ));
         }
     }
-    if !enabled {
-        return Err(VbmError::bad_request(TENANT_AUTH_DISABLED));
+    match (rt.operator, tenants_on, operators_on) {
+        (false, false, _) => return Err(VbmError::bad_request(TENANT_AUTH_DISABLED)),
+        (true, _, false) => return Err(VbmError::bad_request(OPERATOR_AUTH_DISABLED)),
+        _ => {}
     }
     rt.status = RefreshStatus::Used;
     rt.rotated = Some(delivered);
-    let (tenant, user_name) = (rt.tenant.clone(), rt.user_name.clone());
-    Ok(issue(&mut inner, &tenant, &user_name, bind))
+    let (tenant, user_name, operator) = (rt.tenant.clone(), rt.user_name.clone(), rt.operator);
+    let issued = issue(&mut inner, &tenant, &user_name, bind);
+    if let Some(next) = inner.vbm_refresh.get_mut(&issued.refresh_token) {
+        next.operator = operator;
+    }
+    Ok(issued)
 }
 
 #[cfg(test)]

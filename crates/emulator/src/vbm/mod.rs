@@ -3,6 +3,7 @@
 //! like the real (ASP.NET) server.
 
 mod grants;
+mod operator;
 mod resources;
 
 pub(crate) use grants::mint;
@@ -168,6 +169,7 @@ pub(crate) async fn dispatch(
         (["token", "logout"], ApiVersion::V7 | ApiVersion::V8) => Method::POST,
         (["health"], ApiVersion::V8) => Method::GET,
         (["serviceinstance"], _) => Method::GET,
+        (["restoreportalsettings"], _) => Method::GET,
         (r, _) if resources::Resource::at(r).is_some() => Method::GET,
         _ => {
             app.shared.lock().count("vbm_not_found");
@@ -185,6 +187,7 @@ pub(crate) async fn dispatch(
         ["token", "logout"] => logout(shared, version, &headers),
         ["health"] => health(shared),
         ["serviceinstance"] => service_instance(shared, version, &headers),
+        ["restoreportalsettings"] => operator::settings(shared, version),
         r => match resources::Resource::at(r) {
             Some(resource) => resources::get(shared, version, resource, &uri, &headers),
             None => VbmError::not_found(&uri).into_response(Some(version)),
