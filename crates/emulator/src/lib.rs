@@ -50,6 +50,7 @@
 
 mod aad;
 mod authorize;
+pub mod browser;
 mod control;
 mod devicelogin;
 mod faults;
