@@ -11,8 +11,15 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    output::init_logging();
+    let mut args = cli::Cli::parse();
+    if args.debug || std::env::var("VBM365_AUTH_LOG").is_ok_and(|v| v.trim() == "debug") {
+        init_trace_logging();
+    } else {
+        output::init_logging();
+    }
+    if let cli::Command::Api(a) = &mut args.command {
+        a.pretty = std::io::stdout().is_terminal();
+    }
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -38,4 +45,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => output::fail(&mut io, &e, json),
     }
+}
+
+/// `--debug` or `VBM365_AUTH_LOG=debug`: this product's debug events, the redacted HTTP trace
+/// among them (`vbm365_auth_core::trace`), and only warnings of the libraries underneath.
+fn init_trace_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "warn,vbm365_auth_core=debug,vbm365_auth=debug",
+        ))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
 }

@@ -1,6 +1,10 @@
 //! The commands, one module each, every one a thin call into the core engine that writes to the
 //! injected [`Io`] and gives the exit code. An `Err` is reported by the caller ([`crate::output::fail`]).
 
+mod api;
+mod check;
+mod docs;
+mod env;
 mod login;
 mod logout;
 mod refresh;
@@ -11,11 +15,11 @@ mod tenant;
 mod testkit;
 mod token;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TokenFormat, TENANT_ENV};
 use crate::output::{errln, Io};
 use std::process::ExitCode;
 use std::time::Duration;
-use vbm365_auth_core::{Engine, EngineOptions, Result};
+use vbm365_auth_core::{Engine, EngineOptions, Error, Result};
 
 /// What `status` and `tenant list` say when no tenant is saved.
 const NO_TENANTS: &str =
@@ -23,6 +27,11 @@ const NO_TENANTS: &str =
 
 /// Opens the engine (options from the environment and `--config-dir`) and runs the command.
 pub async fn run(cli: Cli, io: &mut Io<'_>) -> Result<ExitCode> {
+    match cli.command {
+        Command::Completions { shell } => return docs::completions(shell, io),
+        Command::Man { ref command } => return docs::man(command, io),
+        _ => {}
+    }
     let engine = Engine::open(EngineOptions::from_env(cli.config_dir)?)?;
     execute(&engine, cli.command, io).await
 }
@@ -36,32 +45,80 @@ pub async fn execute(engine: &Engine, command: Command, io: &mut Io<'_>) -> Resu
             engine.config_dir().join("secrets.json").display()
         );
     }
+    let pick = |named: Option<String>| chosen(engine, named);
     match command {
         Command::Tenant(c) => tenant::run(engine, c, io).await,
         Command::Login {
             tenant,
             no_browser,
             json,
-        } => login::run(engine, tenant.as_deref(), no_browser, json, io).await,
-        Command::Status { json } => status::run(engine, json, io),
+        } => login::run(engine, pick(tenant)?.as_deref(), no_browser, json, io).await,
+        Command::Status {
+            json,
+            check: true,
+            tenant,
+        } => check::run(engine, pick(tenant)?.as_deref(), json, io).await,
+        Command::Status { json, .. } => status::run(engine, json, io),
+        Command::Token {
+            tenant,
+            min_valid,
+            format: TokenFormat::Header,
+            json: false,
+        } => {
+            let min_valid = Duration::from_secs(min_valid);
+            env::header(engine, pick(tenant)?.as_deref(), min_valid, io).await
+        }
         Command::Token {
             tenant,
             min_valid,
             json,
+            format,
         } => {
-            token::run(
-                engine,
-                tenant.as_deref(),
-                Duration::from_secs(min_valid),
-                json,
-                io,
-            )
-            .await
+            let json = json || format == TokenFormat::Json;
+            let min_valid = Duration::from_secs(min_valid);
+            token::run(engine, pick(tenant)?.as_deref(), min_valid, json, io).await
         }
+        Command::Api(a) => api::run(engine, pick(a.tenant.clone())?.as_deref(), a, io).await,
+        Command::Env {
+            tenant,
+            shell,
+            min_valid,
+        } => {
+            let min_valid = Duration::from_secs(min_valid);
+            env::run(engine, pick(tenant)?.as_deref(), shell, min_valid, io).await
+        }
+        Command::Completions { shell } => docs::completions(shell, io),
+        Command::Man { command } => docs::man(&command, io),
         Command::Refresh { tenant, all, json } => {
+            let tenant = if all { None } else { pick(tenant)? };
             refresh::run(engine, tenant.as_deref(), all, json, io).await
         }
         Command::Switch { tenant } => switch::run(engine, &tenant, io),
-        Command::Logout { tenant, all } => logout::run(engine, tenant.as_deref(), all, io).await,
+        Command::Logout { tenant, all } => {
+            let tenant = if all { None } else { pick(tenant)? };
+            logout::run(engine, tenant.as_deref(), all, io).await
+        }
     }
+}
+
+/// The tenant a command works on: the one named, else the one `VBM365_AUTH_TENANT` selects for
+/// this shell (which must be saved), else `None`: the active one.
+fn chosen(engine: &Engine, named: Option<String>) -> Result<Option<String>> {
+    if named.is_some() {
+        return Ok(named);
+    }
+    let Some(from_env) = std::env::var(TENANT_ENV)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if engine.config()?.tenant(&from_env).is_none() {
+        return Err(Error::InvalidInput(format!(
+            "{TENANT_ENV}={} names no saved tenant; unset it, or see the saved tenants with `vbm365-auth tenant list`",
+            vbm365_auth_core::text::shown(&from_env, 200)
+        )));
+    }
+    Ok(Some(from_env))
 }

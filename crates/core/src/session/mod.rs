@@ -11,7 +11,6 @@
 mod api;
 mod check;
 mod transfer;
-mod check;
 mod browser;
 mod exchange;
 mod refresh;
@@ -28,7 +27,6 @@ pub use transfer::{
     authority, ImportReport, InvalidEntry, TenantEntry, TenantFile, TENANT_FILE_FORMAT,
     TENANT_FILE_VERSION,
 };
-pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
 pub use signin::PendingSignIn;
 use tenants::same_endpoints;
 pub use tenants::{CaTrust, RemovedTrust, TenantUpdate};

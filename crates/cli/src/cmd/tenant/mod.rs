@@ -1,8 +1,10 @@
-//! `tenant …`: add, list, remove, trust or untrust saved tenants.
+//! `tenant …`: add, list, edit, remove, trust or untrust saved tenants; export and import them.
 
 mod add;
+mod edit;
 mod list;
 mod remove;
+mod transfer;
 mod trust;
 mod untrust;
 
@@ -23,5 +25,12 @@ pub async fn run(engine: &Engine, command: TenantCommand, io: &mut Io<'_>) -> Re
         } => trust::trust_ca(engine, &tenant, &file, io).await,
         TenantCommand::Trust { tenant, yes, .. } => trust::pin(engine, &tenant, yes, io).await,
         TenantCommand::Untrust { tenant, json } => untrust::run(engine, &tenant, json, io),
+        TenantCommand::Edit(a) => edit::run(engine, a, io).await,
+        TenantCommand::Export { tenants } => transfer::export(engine, &tenants, io),
+        TenantCommand::Import {
+            file,
+            skip_invalid,
+            json,
+        } => transfer::import(engine, &file, skip_invalid, json, io),
     }
 }
