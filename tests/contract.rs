@@ -1,7 +1,7 @@
 //! The lists that must agree across the app's files, read from the sources (no build step, no
-//! display): every error code the core or the app can give has a title in the window, and the
-//! commands the window invokes, the ones registered with Tauri, the permission manifest and the
-//! capability are the same.
+//! display), and the core's JSON contract (`vbm365_auth_core::contract`): every error code of the
+//! contract has a title in the window, and the contract's commands, the ones registered with
+//! Tauri, the permission manifest, the capability and the window's calls are the same.
 //!
 //! Bug caught: drift. A new core error shown as "Something went wrong"; a command added to the
 //! handler but not to `src-tauri/build.rs` or the capability (the window gets "not allowed"), a UI
@@ -10,9 +10,9 @@
 mod sources;
 
 use sources::{
-    allowed_commands, app_error_codes, core_error_codes, error_titles, manifest_commands,
-    registered_commands, ui_invokes,
+    allowed_commands, error_titles, manifest_commands, registered_commands, ui_invokes,
 };
+use vbm365_auth_core::contract;
 use std::collections::BTreeSet;
 
 /// The items of `want` missing from `have`, as a sorted list.
@@ -25,20 +25,23 @@ fn missing<'a>(want: &'a BTreeSet<String>, have: &BTreeSet<String>) -> Vec<&'a s
 
 #[test]
 fn every_error_code_has_a_title_for_people_in_a_window() {
-    let core = core_error_codes();
-    // The reader found the match, not a fragment of it.
-    for known in ["invalid_input", "conditional_access_blocked", "unsafe_file"] {
-        assert!(
-            core.contains(known),
-            "{known} not read from Error::code: {core:?}"
-        );
-    }
-    let app = app_error_codes();
-    for known in ["no_sign_in", "certificate_not_probed", "clipboard"] {
-        assert!(
-            app.contains(known),
-            "{known} not read from UiError::new: {app:?}"
-        );
+    // The codes of the JSON contract: the core's (checked against `Error::code` by the core's own
+    // test) and the app's.
+    let core: BTreeSet<String> = contract::ERROR_CODES.iter().map(|c| c.to_string()).collect();
+    let app: BTreeSet<String> = contract::app_code::ALL
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    // The app names its codes through the contract, so none can be missing from it.
+    for (file, text) in sources::read_all("src-tauri/src", ".rs") {
+        for (at, _) in text.match_indices("UiError::new(") {
+            let arg = text[at + "UiError::new(".len()..].trim_start();
+            assert!(
+                arg.starts_with("app_code::"),
+                "{file}: UiError::new with a code not from contract::app_code: {}",
+                &arg[..arg.len().min(40)]
+            );
+        }
     }
     let titles = error_titles();
     let titled: BTreeSet<String> = titles.iter().map(|(code, _)| code.clone()).collect();
@@ -48,8 +51,8 @@ fn every_error_code_has_a_title_for_people_in_a_window() {
     assert!(
         untitled_core.is_empty() && untitled_app.is_empty(),
         "codes without a title in ERROR_TITLES (ui/format.js), shown as \"Something went \
-         wrong\": core (crates/core/src/error.rs): {untitled_core:?}; app (UiError::new in \
-         src-tauri/src): {untitled_app:?}"
+         wrong\": core (contract::ERROR_CODES): {untitled_core:?}; app (contract::app_code): \
+         {untitled_app:?}"
     );
 
     let given: BTreeSet<String> = core.union(&app).cloned().collect();
@@ -88,7 +91,20 @@ fn invoked_registered_manifested_and_allowed_commands_agree() {
     let invoked = ui_invokes();
     assert!(invoked.contains("start_sign_in"), "{invoked:?}");
 
+    let contract: BTreeSet<String> = contract::APP_COMMANDS
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+
     let problems = [
+        (
+            "registered in generate_handler! but not in contract::APP_COMMANDS",
+            missing(&registered, &contract),
+        ),
+        (
+            "in contract::APP_COMMANDS but not registered in generate_handler!",
+            missing(&contract, &registered),
+        ),
         (
             "invoked by ui/*.js but not registered in generate_handler! (src-tauri/src/lib.rs)",
             missing(&invoked, &registered),

@@ -7,7 +7,6 @@ mod ipc;
 
 use ipc::{app, call, refused_by_acl};
 use serde_json::{json, Value};
-use vbm365_auth_app::commands::NOT_PROBED;
 use vbm365_emulator::{EmulatorOptions, Emulators};
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -57,7 +56,7 @@ fn assert_not_probed(r: Result<Value, Value>, what: &str) {
         !refused_by_acl(&e),
         "{what}: refused by the ACL, not the command: {e}"
     );
-    assert_eq!(e["code"], NOT_PROBED, "{what}: {e}");
+    assert_eq!(e["code"], "certificate_not_probed", "{what}: {e}");
     assert!(
         e["message"]
             .as_str()

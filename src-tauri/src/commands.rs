@@ -4,38 +4,12 @@
 use crate::desktop;
 use crate::error::{UiError, UiResult};
 use crate::signin::SignInInfo;
-use crate::state::{AppState, Probe, SettingsView, Snapshot, TenantForm};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use crate::state::{AppState, TenantForm};
 use std::time::Duration;
 use tauri::{AppHandle, Runtime, State};
+use vbm365_auth_core::contract::{app_code, DesktopSettings, Snapshot, TokenExpiry, TrustInfo};
 use vbm365_auth_core::vbm::ServiceInstance;
-use vbm365_auth_core::{validate, Engine, RemovedTrust};
-
-/// A token copied or renewed, described without the token itself.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenInfo {
-    pub tenant: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// The server certificate for the trust dialog.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrustInfo {
-    pub host_port: String,
-    /// Lowercase hex SHA-256 of the leaf certificate.
-    pub sha256: String,
-    /// The system's roots already vouch for it: no pin needed.
-    pub system_trusted: bool,
-    /// A certificate authority the user trusts for this `host:port` vouches for it: no pin
-    /// needed (and none to offer: the CA decides).
-    pub ca_trusted: bool,
-    /// This fingerprint is already pinned.
-    pub pinned: bool,
-    /// Other fingerprints are pinned for this server: the certificate changed. Not something to
-    /// trust from a dialog (docs/protocol.md §6: a hard error); the sign-in reports it.
-    pub pin_mismatch: bool,
-}
+use vbm365_auth_core::RemovedTrust;
 
 /// Tenants, states and settings.
 #[tauri::command(async)]
@@ -80,67 +54,19 @@ pub fn switch_tenant(state: State<'_, AppState>, name: String) -> UiResult<Snaps
     state.snapshot()
 }
 
-/// Connects to the tenant's server and reports its certificate (nothing is pinned). The
-/// fingerprint seen is remembered for the tenant: it is the one `pin_certificate` accepts.
+/// Connects to the tenant's server and reports its certificate and the core's verdict on it
+/// (nothing is pinned). The fingerprint seen is the one `pin_certificate` accepts, once.
 #[tauri::command]
 pub async fn probe_certificate(state: State<'_, AppState>, name: String) -> UiResult<TrustInfo> {
-    let tenant = state.engine.config()?.resolve(Some(&name))?.name.clone();
-    let info = state.engine.probe_certificate(Some(&tenant)).await?;
-    let cfg = state.engine.config()?;
-    let pins = cfg.pins_for(&info.host_port);
-    let pinned = pins.contains(&info.sha256);
-    state.remember_probe(
-        &tenant,
-        Probe {
-            host_port: info.host_port.clone(),
-            sha256: info.sha256.clone(),
-        },
-    );
-    Ok(TrustInfo {
-        pin_mismatch: !pins.is_empty() && !pinned,
-        host_port: info.host_port,
-        sha256: info.sha256,
-        system_trusted: info.system_trusted,
-        ca_trusted: info.ca_trusted,
-        pinned,
-    })
+    Ok(state.engine.examine_certificate(Some(&name)).await?)
 }
 
-/// Code of the error `pin_certificate` gives for a fingerprint the app did not just see.
-pub const NOT_PROBED: &str = "certificate_not_probed";
-
 /// Pins the certificate fingerprint the user accepted in the trust dialog: only the one the last
-/// `probe_certificate` of this tenant saw on its current server, and only once (the page cannot
-/// pin a fingerprint of its own choosing).
+/// `probe_certificate` of this tenant saw on its current server (the page cannot pin a
+/// fingerprint of its own choosing).
 #[tauri::command(async)]
 pub fn pin_certificate(state: State<'_, AppState>, name: String, sha256: String) -> UiResult<()> {
-    let cfg = state.engine.config()?;
-    let profile = cfg.resolve(Some(&name))?;
-    let host_port = profile.server_host_port();
-    let given = validate::sha256_pin(&sha256)?;
-    let Some(probe) = state.take_probe(&profile.name) else {
-        return Err(UiError::new(
-            NOT_PROBED,
-            format!(
-                "the certificate of {host_port} was not checked just now: connect to the server \
-                 again to see the certificate it presents; nothing was trusted"
-            ),
-        ));
-    };
-    if probe.host_port != host_port || probe.sha256 != given {
-        return Err(UiError::new(
-            NOT_PROBED,
-            format!(
-                "{host_port} did not present the certificate with SHA-256 {given}; only the \
-                 certificate the server presented can be trusted; nothing was trusted"
-            ),
-        ));
-    }
-    if let Err(e) = state.engine.pin_certificate(Some(&profile.name), &given) {
-        // Not pinned: the user may try again with what was probed.
-        state.remember_probe(&profile.name, probe);
-        return Err(e.into());
-    }
+    state.engine.pin_examined_certificate(Some(&name), &sha256)?;
     state.poke();
     Ok(())
 }
@@ -162,7 +88,7 @@ pub async fn start_sign_in<R: Runtime>(
     state: State<'_, AppState>,
     name: Option<String>,
 ) -> UiResult<SignInInfo> {
-    check_pin(&state.engine, name.as_deref()).await?;
+    state.engine.check_pin_before_sign_in(name.as_deref()).await?;
     let pending = state.engine.begin_sign_in(name.as_deref()).await?;
     let copied = desktop::copy_text(&app, &pending.authorization.user_code).is_ok();
     Ok(state.signin.start(
@@ -174,30 +100,6 @@ pub async fn start_sign_in<R: Runtime>(
     ))
 }
 
-/// Before asking Microsoft for a code: if the tenant's server presents a certificate other than
-/// the pinned one, fails at once with the pin mismatch (naming both fingerprints) instead of after
-/// the user approved the sign-in. When the server cannot be probed, the sign-in goes on and
-/// reports the problem in its own words (the probe connects directly, without a proxy).
-async fn check_pin(engine: &Engine, name: Option<&str>) -> UiResult<()> {
-    let cfg = engine.config()?;
-    if cfg.resolve(name)?.server.scheme() != "https" {
-        return Ok(());
-    }
-    let Ok(info) = engine.probe_certificate(name).await else {
-        return Ok(());
-    };
-    let pins = cfg.pins_for(&info.host_port);
-    if pins.is_empty() || pins.contains(&info.sha256) {
-        return Ok(());
-    }
-    Err(vbm365_auth_core::Error::PinMismatch {
-        host: info.host_port,
-        expected: pins.join(" or "),
-        actual: info.sha256,
-    }
-    .into())
-}
-
 /// Stops the sign-in in progress.
 #[tauri::command]
 pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> bool {
@@ -206,7 +108,7 @@ pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>)
 
 /// The error of a command about the sign-in in progress when there is none.
 fn no_sign_in() -> UiError {
-    UiError::new("no_sign_in", "no sign-in is in progress")
+    UiError::new(app_code::NO_SIGN_IN, "no sign-in is in progress")
 }
 
 /// Opens the sign-in page of the sign-in in progress, if its address passed the checks.
@@ -216,7 +118,7 @@ pub fn open_sign_in_page(state: State<'_, AppState>) -> UiResult<()> {
         .signin
         .openable_uri()
         .ok_or_else(no_sign_in)?
-        .map_err(|why| UiError::new("unsafe_uri", why))?;
+        .map_err(|why| UiError::new(app_code::UNSAFE_URI, why))?;
     vbm365_auth_core::browser::open_verification_uri(&uri)?;
     Ok(())
 }
@@ -230,11 +132,14 @@ pub fn copy_user_code<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>)
 
 /// Refreshes a tenant's tokens now.
 #[tauri::command]
-pub async fn refresh_now(state: State<'_, AppState>, name: Option<String>) -> UiResult<TokenInfo> {
+pub async fn refresh_now(
+    state: State<'_, AppState>,
+    name: Option<String>,
+) -> UiResult<TokenExpiry> {
     let result = state.engine.refresh(name.as_deref()).await;
     state.poke();
     let t = result?;
-    Ok(TokenInfo {
+    Ok(TokenExpiry {
         tenant: t.tenant,
         expires_at: t.expires_at,
     })
@@ -246,7 +151,7 @@ pub async fn copy_token<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     name: Option<String>,
-) -> UiResult<TokenInfo> {
+) -> UiResult<TokenExpiry> {
     let result = state
         .engine
         .token(name.as_deref(), Duration::from_secs(60))
@@ -254,7 +159,7 @@ pub async fn copy_token<R: Runtime>(
     state.poke();
     let t = result?;
     desktop::copy_text(&app, t.access_token.expose())?;
-    Ok(TokenInfo {
+    Ok(TokenExpiry {
         tenant: t.tenant,
         expires_at: t.expires_at,
     })
@@ -288,13 +193,13 @@ pub async fn sign_out(
 pub fn set_settings<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    settings: SettingsView,
+    settings: DesktopSettings,
 ) -> UiResult<Snapshot> {
     let before = state.engine.config()?.settings.start_at_login;
     if before != settings.start_at_login {
         desktop::set_autostart(&app, settings.start_at_login)?;
     }
-    crate::state::save_settings(&state.engine, settings)?;
+    state.engine.set_desktop_settings(settings)?;
     state.poke();
     state.snapshot()
 }

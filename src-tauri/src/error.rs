@@ -1,51 +1,47 @@
-//! Errors as the web UI sees them: `{code, message}`, where `code` is the core's stable machine code
-//! ([`vbm365_auth_core::Error::code`]) so the UI branches on codes, never on message text.
+//! Errors as the web UI sees them: the core's [`ErrorBody`] (`{code, message, remedy?, field?}`),
+//! where `code` is a stable machine code, so the UI branches on codes, never on message text.
 
 use serde::Serialize;
+use std::ops::{Deref, DerefMut};
+use vbm365_auth_core::contract::{app_code, ErrorBody};
 
 /// An error crossing into the web UI. Messages come from the core's `Display`, which never contains
 /// secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{message}")]
-pub struct UiError {
-    /// Stable snake-case code, e.g. `invalid_input`, `sign_in_required`.
-    pub code: String,
-    /// A sentence for people.
-    pub message: String,
-    /// The form field a validation error belongs to, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// What kind of fix it needs (the core's [`vbm365_auth_core::Remedy`]); the window words it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remedy: Option<vbm365_auth_core::Remedy>,
-}
+#[error("{}", .0.message)]
+#[serde(transparent)]
+pub struct UiError(pub ErrorBody);
 
 impl UiError {
-    /// An error with an app-level code (not one of the core's).
+    /// An error with an app-level code (one of [`app_code::ALL`], not one of the core's).
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        UiError {
-            code: code.to_string(),
-            message: message.into(),
-            field: None,
-            remedy: None,
-        }
+        debug_assert!(app_code::ALL.contains(&code), "{code} is not in app_code::ALL");
+        UiError(ErrorBody::new(code, message))
+    }
+}
+
+impl Deref for UiError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl DerefMut for UiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
     }
 }
 
 impl From<vbm365_auth_core::Error> for UiError {
     fn from(e: vbm365_auth_core::Error) -> Self {
-        UiError {
-            code: e.code().to_string(),
-            message: e.to_string(),
-            field: None,
-            remedy: e.remedy(),
-        }
+        UiError(ErrorBody::from(&e))
     }
 }
 
 impl From<tauri::Error> for UiError {
     fn from(e: tauri::Error) -> Self {
-        UiError::new("app", e.to_string())
+        UiError::new(app_code::APP, e.to_string())
     }
 }
 

@@ -3,7 +3,8 @@
 //! what was last shown it emits `state-changed` to the window, updates the tray and wakes the
 //! refresh scheduler; a tenant that turns "sign-in required" raises a desktop notification.
 
-use crate::state::{AppState, Snapshot};
+use crate::state::AppState;
+use vbm365_auth_core::contract::Snapshot;
 use crate::tray::{self, Tray};
 use chrono::Utc;
 use std::collections::HashSet;
@@ -42,7 +43,7 @@ fn requiring(now: &[TenantStatus]) -> HashSet<String> {
 async fn read(engine: Arc<Engine>) -> Result<(Vec<TenantStatus>, Snapshot), String> {
     let job = tokio::task::spawn_blocking(move || {
         let status = engine.status().map_err(|e| e.to_string())?;
-        let snap = crate::state::snapshot(&engine).map_err(|e| e.message)?;
+        let snap = Snapshot::of(&engine, &status).map_err(|e| e.to_string())?;
         Ok((status, snap))
     });
     job.await.map_err(|e| e.to_string())?

@@ -1,8 +1,7 @@
 //! What the app's source files declare, read as text: the commands registered with Tauri
 //! (`src-tauri/src/lib.rs`), listed in the permission manifest (`src-tauri/build.rs`), allowed by
-//! the capabilities (`capabilities/*.json`) and invoked by the window (`ui/*.js`); the error codes
-//! the core (`Error::code`) and the app (`UiError::new`) give, and the titles the window has for
-//! them (`ERROR_TITLES` in `ui/format.js`). For the tests that keep these lists in step
+//! the capabilities (`capabilities/*.json`) and invoked by the window (`ui/*.js`), and the titles
+//! the window has for error codes (`ERROR_TITLES` in `ui/format.js`). For the tests that keep these lists in step
 //! (`contract.rs`, `capability.rs`).
 //!
 //! Each reader panics, naming the file, when the text is not shaped as it expects, so a change of
@@ -202,51 +201,6 @@ pub fn ui_invokes() -> BTreeSet<String> {
 }
 
 // ----- error codes -------------------------------------------------------------------------------
-
-/// Every code `vbm365_auth_core::Error::code()` returns as a literal: the string after each `=>`
-/// (or `=> {`) in the body of `pub fn code(&self)` in `crates/core/src/error.rs`.
-pub fn core_error_codes() -> BTreeSet<String> {
-    const FILE: &str = "crates/core/src/error.rs";
-    let text = read(FILE);
-    let body = braced(after(&text, "pub fn code(&self)", FILE), FILE);
-    body.split("=>")
-        .skip(1)
-        .filter_map(|arm| literal_at(arm.trim_start().trim_start_matches('{')))
-        .collect()
-}
-
-/// Every code the app gives its own errors: the first argument of each `UiError::new(` in
-/// `src-tauri/src/*.rs`, a literal or a `const NAME: &str = "…"` of those files.
-pub fn app_error_codes() -> BTreeSet<String> {
-    let files = read_all("src-tauri/src", ".rs");
-    let constant = |name: &str| {
-        let decl = format!("const {name}: &str =");
-        files.iter().find_map(|(_, text)| {
-            let at = text.find(&decl)?;
-            literal_at(&text[at + decl.len()..])
-        })
-    };
-    let mut out = BTreeSet::new();
-    for (file, text) in &files {
-        for (at, _) in text.match_indices("UiError::new(") {
-            let arg = text[at + "UiError::new(".len()..].trim_start();
-            if let Some(code) = literal_at(arg) {
-                out.insert(code);
-                continue;
-            }
-            let name: String = arg
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            let last = name.rsplit("::").next().unwrap_or_default();
-            out.insert(
-                constant(last)
-                    .unwrap_or_else(|| format!("{name} (unresolved UiError code in {file})")),
-            );
-        }
-    }
-    out
-}
 
 /// `ERROR_TITLES` of `ui/format.js`: (code, title).
 pub fn error_titles() -> Vec<(String, String)> {

@@ -2,10 +2,11 @@
 //! without a process), errors, JSON, times. Tokens are printed only by `token`, on stdout.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde::Serialize;
 use std::fmt;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use vbm365_auth_core::contract::{ErrorBody, Failure};
 use vbm365_auth_core::{Error, Remedy, Result};
 
 pub const EXIT_FAILURE: u8 = 1;
@@ -97,6 +98,7 @@ pub fn hint(e: &Error) -> Option<String> {
         Remedy::TrustServerCertificate => "check the certificate and pin it with `vbm365-auth tenant trust <TENANT>`, or trust the authority that issued it with `vbm365-auth tenant trust <TENANT> --ca-file <PEM>`".into(),
         Remedy::ReviewChangedCertificate => "if the server's certificate was renewed on purpose, pin the new one with `vbm365-auth tenant trust <TENANT>`".into(),
         Remedy::SignIn => "sign in with `vbm365-auth login <TENANT>`".into(),
+        Remedy::UseBrowserSignIn => "the browser sign-in may be allowed: `vbm365-auth login --browser <TENANT>` (to make it the tenant's method: `vbm365-auth tenant edit <TENANT> --sign-in-method browser`)".into(),
         Remedy::StartKeyring => "start a Secret Service (e.g. gnome-keyring), or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file (mode 0600)".into(),
         Remedy::UnlockKeyring => {
             "unlock it (e.g. log in to the desktop session) and try again".into()
@@ -113,12 +115,12 @@ pub fn hint(e: &Error) -> Option<String> {
     })
 }
 
-pub fn error_json(e: &Error) -> serde_json::Value {
-    let mut error = json!({"code": e.code(), "message": e.to_string()});
-    if let Some(h) = hint(e) {
-        error["hint"] = h.into();
+/// The error as the JSON contract has it, with the CLI's hint.
+pub fn error_body(e: &Error) -> ErrorBody {
+    ErrorBody {
+        hint: hint(e),
+        ..ErrorBody::from(e)
     }
-    json!({ "error": error })
 }
 
 /// Reports an error (stderr; with `--json` also a JSON object on stdout) and gives the exit code.
@@ -129,18 +131,18 @@ pub fn fail(io: &mut Io<'_>, e: &Error, json: bool) -> ExitCode {
     }
     if json {
         // Already failing: a stdout that cannot take the report changes nothing.
-        let _ = outln!(io, "{}", error_json(e));
+        let _ = print_json(io, &Failure { error: error_body(e) });
     }
     ExitCode::from(exit_code_of(e))
 }
 
-pub fn print_json(io: &mut Io<'_>, v: &serde_json::Value) -> Result<()> {
-    outln!(io, "{v}")
+/// One JSON document (a shape of [`vbm365_auth_core::contract`]) on a line of stdout, its keys in
+/// sorted order (stable output whatever order the fields are declared in).
+pub fn print_json<T: Serialize + ?Sized>(io: &mut Io<'_>, v: &T) -> Result<()> {
+    let value = serde_json::to_value(v).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    outln!(io, "{value}")
 }
 
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 /// "in 42 min", "in 3 h 5 min", "2 min ago".
 pub fn relative(t: DateTime<Utc>) -> String {
@@ -217,7 +219,7 @@ mod tests {
                 sign_in,
                 true,
                 EXIT_SIGN_IN_REQUIRED,
-                "{\"error\":{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":MESSAGE}}\n",
+                "{\"error\":{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":MESSAGE,\"remedy\":\"sign_in\"}}\n",
                 Some(login),
             ),
             (Error::Cancelled, false, EXIT_FAILURE, "", None),
@@ -257,7 +259,7 @@ mod tests {
             assert_eq!(relative(t), shown, "{secs}");
         }
         assert_eq!(
-            rfc3339("2100-01-02T03:04:05.678Z".parse().unwrap()),
+            vbm365_auth_core::contract::rfc3339("2100-01-02T03:04:05.678Z".parse().unwrap()),
             "2100-01-02T03:04:05Z"
         );
     }

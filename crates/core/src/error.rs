@@ -207,6 +207,16 @@ pub enum Error {
         actual: String,
     },
 
+    /// Trusting a certificate from a dialog: it is not the one the server presented when it was
+    /// checked just now (or the check was not made, or was already used), so nothing was trusted.
+    #[error("{host_port} did not present the certificate with SHA-256 {given} when it was checked just now; only the certificate the server presented can be trusted; nothing was trusted")]
+    CertificateNotProbed {
+        /// `host:port` of the tenant's server.
+        host_port: String,
+        /// The fingerprint that was to be trusted.
+        given: String,
+    },
+
     /// The certificate of a server without a pin did not validate against the system roots plus the
     /// CAs trusted for that server.
     #[error("the certificate of {host} is not trusted ({detail})")]
@@ -419,6 +429,7 @@ impl Error {
             | Error::OperatorRefused { .. }
             | Error::OperatorAuthDisabled { .. } => Remedy::CheckServerSetup,
             Error::PinMismatch { .. } => Remedy::ReviewChangedCertificate,
+            Error::CertificateNotProbed { .. } => Remedy::TrustServerCertificate,
             Error::UntrustedCertificate { .. } => Remedy::TrustServerCertificate,
             Error::KeyringUnavailable(_) | Error::KeyringTimeout(_) => Remedy::StartKeyring,
             Error::KeyringLocked(_) => Remedy::UnlockKeyring,
@@ -469,6 +480,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::BrowserUnavailable { .. } => "browser_unavailable",
             Error::PinMismatch { .. } => "certificate_pin_mismatch",
+            Error::CertificateNotProbed { .. } => "certificate_not_probed",
             Error::UntrustedCertificate { .. } => "certificate_untrusted",
             Error::NotIssuedByCa { .. } => "certificate_not_issued_by_ca",
             Error::KeyringUnavailable(_) => "keyring_unavailable",

@@ -8,6 +8,7 @@
 pub mod authcode;
 pub mod browser;
 pub mod config;
+pub mod contract;
 pub mod error;
 pub mod failure;
 pub mod fsutil;

@@ -205,39 +205,17 @@ async fn fetch_chain(http: &Http, server: &Url) -> Result<Presented> {
             "{origin} does not use TLS: there is no certificate to trust"
         )));
     }
-    let provider = http.verifier().provider();
-    let capture = Arc::new(Capture {
-        chain: Mutex::new(Vec::new()),
-        provider: provider.clone(),
-    });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::InvalidInput(format!("TLS setup failed: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(capture.clone())
-        .with_no_client_auth();
-    let name = ServerName::try_from(
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-    )
-    .map_err(|e| Error::InvalidInput(format!("bad host name {host}: {e}")))?;
+    let (config, capture) = capturing_config(http)?;
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(bare_host.to_string())
+        .map_err(|e| Error::InvalidInput(format!("bad host name {host}: {e}")))?;
     let timeout = http.timeouts().connect;
     let net = |detail: String| Error::Network {
         url: origin.clone(),
         detail,
     };
-    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let proxy = http.proxy().for_url(server).cloned();
     let handshake = async {
-        let tcp = match &proxy {
-            None => tokio::net::TcpStream::connect((bare_host, port))
-                .await
-                .map_err(|e| net(e.to_string()))?,
-            Some(p) => tunnel(p, host, port)
-                .await
-                .map_err(|e| net(format!("through the proxy {}: {e}", crate::proxy::shown(p))))?,
-        };
+        let tcp = connect(http, server, host, port).await.map_err(&net)?;
         let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(name.clone(), tcp)
             .await
@@ -260,4 +238,44 @@ async fn fetch_chain(http: &Http, server: &Url) -> Result<Presented> {
         return Err(net("the server sent no certificate".into()));
     }
     Ok(Presented { name, chain })
+}
+
+/// A TLS client configuration that records the chain the server presents instead of judging it.
+fn capturing_config(http: &Http) -> Result<(rustls::ClientConfig, Arc<Capture>)> {
+    let provider = http.verifier().provider();
+    let capture = Arc::new(Capture {
+        chain: Mutex::new(Vec::new()),
+        provider: provider.clone(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        // Not the user's input: this machine cannot set up TLS (as in `Http::new`).
+        .map_err(|e| Error::Io {
+            path: "TLS client".into(),
+            source: std::io::Error::other(format!("TLS setup failed: {e}")),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    Ok((config, capture))
+}
+
+/// A TCP connection to the server: directly, or through the proxy its URL is routed to.
+async fn connect(
+    http: &Http,
+    server: &Url,
+    host: &str,
+    port: u16,
+) -> std::result::Result<tokio::net::TcpStream, String> {
+    match http.proxy().for_url(server) {
+        None => {
+            let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+            tokio::net::TcpStream::connect((bare_host, port))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Some(p) => tunnel(p, host, port)
+            .await
+            .map_err(|e| format!("through the proxy {}: {e}", crate::proxy::shown(p))),
+    }
 }

@@ -83,10 +83,10 @@ mod tests {
     fn both_time_forms_and_garbage() {
         // SEQUENCE { SEQUENCE { INTEGER 1, SEQUENCE {}, SEQUENCE {}, SEQUENCE { UTCTime, GeneralizedTime } } }
         let not_before = b"\x17\x0d250101000000Z";
-        let not_after = b"\x18\x0f20990630120000Z";
-        let mut validity = vec![0x30, (not_before.len() + not_after.len()) as u8];
+        let until = b"\x18\x0f20990630120000Z";
+        let mut validity = vec![0x30, (not_before.len() + until.len()) as u8];
         validity.extend_from_slice(not_before);
-        validity.extend_from_slice(not_after);
+        validity.extend_from_slice(until);
         let mut tbs_body = vec![0x02, 0x01, 0x01, 0x30, 0x00, 0x30, 0x00];
         tbs_body.extend_from_slice(&validity);
         let mut tbs = vec![0x30, tbs_body.len() as u8];

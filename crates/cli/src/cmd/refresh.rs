@@ -1,10 +1,10 @@
 //! `refresh [TENANT] | --all`: refresh tokens now.
 
 use crate::output::{
-    errln, print_json, relative, rfc3339, Io, EXIT_FAILURE, EXIT_SIGN_IN_REQUIRED,
+    self, errln, print_json, relative, Io, EXIT_FAILURE, EXIT_SIGN_IN_REQUIRED,
 };
-use serde_json::json;
 use std::process::ExitCode;
+use vbm365_auth_core::contract::{RefreshRow, TokenExpiry};
 use vbm365_auth_core::{Engine, Error, Result};
 
 pub async fn run(
@@ -21,7 +21,10 @@ pub async fn run(
     if json {
         print_json(
             io,
-            &json!({"tenant": t.tenant, "expires_at": rfc3339(t.expires_at)}),
+            &TokenExpiry {
+                tenant: t.tenant.clone(),
+                expires_at: t.expires_at,
+            },
         )?;
     }
     errln!(
@@ -42,7 +45,12 @@ async fn refresh_all(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<Exi
         match r {
             Ok(t) => {
                 ok += 1;
-                rows.push(json!({"tenant": name, "ok": true, "expires_at": rfc3339(t.expires_at)}));
+                rows.push(RefreshRow {
+                    tenant: name.clone(),
+                    ok: true,
+                    expires_at: Some(t.expires_at),
+                    error: None,
+                });
             }
             Err(e) => {
                 if matches!(e, Error::SignInRequired { .. }) {
@@ -51,12 +59,17 @@ async fn refresh_all(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<Exi
                     failed += 1
                 }
                 errln!(io, "{name}: {e}");
-                rows.push(json!({"tenant": name, "ok": false, "code": e.code(), "message": e.to_string()}));
+                rows.push(RefreshRow {
+                    tenant: name.clone(),
+                    ok: false,
+                    expires_at: None,
+                    error: Some(output::error_body(e)),
+                });
             }
         }
     }
     if json {
-        print_json(io, &json!(rows))?;
+        print_json(io, &rows)?;
     }
     errln!(
         io,
@@ -123,7 +136,7 @@ mod tests {
         assert_eq!(
             r.out,
             format!(
-                "[{{\"code\":\"sign_in_required\",\"message\":{},\"ok\":false,\"tenant\":\"{B}\"}},\
+                "[{{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":{},\"ok\":false,\"remedy\":\"sign_in\",\"tenant\":\"{B}\"}},\
                  {{\"expires_at\":\"{exp}\",\"ok\":true,\"tenant\":\"{A}\"}}]\n",
                 json_message(revoked())
             )

@@ -1,32 +1,22 @@
 //! `status [--json]`: the state of every saved tenant, as a table on stdout or as JSON.
 
 use super::NO_TENANTS;
-use crate::output::{errln, outln, print_json, relative, rfc3339, Io};
-use serde_json::json;
+use crate::output::{errln, outln, print_json, relative, Io};
 use std::process::ExitCode;
-use vbm365_auth_core::{Engine, Result, TenantState, TenantStatus};
+use vbm365_auth_core::contract::StatusRow;
+use vbm365_auth_core::{Engine, Result, Role, SignInMethod, TenantProfile, TenantState, TenantStatus};
 
 pub fn run(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
     let rows = engine.status()?;
     if json {
-        let out: Vec<_> = rows.iter().map(row_json).collect();
-        print_json(io, &json!(out))?;
+        let out: Vec<StatusRow> = rows.iter().map(StatusRow::from).collect();
+        print_json(io, &out)?;
     } else if rows.is_empty() {
         errln!(io, "{NO_TENANTS}");
     } else {
         table(&rows, io)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn row_json(s: &TenantStatus) -> serde_json::Value {
-    json!({
-        "tenant": s.profile.name,
-        "active": s.active,
-        "server": s.profile.server.as_str().trim_end_matches('/'),
-        "state": s.state.as_str(),
-        "expires_at": s.expires_at.map(rfc3339),
-    })
 }
 
 fn table(rows: &[TenantStatus], io: &mut Io<'_>) -> Result<()> {
@@ -50,18 +40,36 @@ fn table(rows: &[TenantStatus], io: &mut Io<'_>) -> Result<()> {
         };
         outln!(
             io,
-            "{} {:width$}  {:16}  {:18}  {}",
+            "{} {:width$}  {:16}  {:18}  {}{}",
             if r.active { "*" } else { " " },
             r.profile.name,
             r.state.as_str(),
             expires,
-            r.profile.server.as_str().trim_end_matches('/')
+            r.profile.server.as_str().trim_end_matches('/'),
+            suffix(&r.profile)
         )?;
         if let Some(d) = &r.detail {
             outln!(io, "  {:width$}  ({d})", "")?;
         }
     }
     Ok(())
+}
+
+/// What sets a tenant apart from an organization signing in with a device code (the default):
+/// `  (restore operator)`, `  (browser sign-in)`, both, or nothing.
+pub(crate) fn suffix(t: &TenantProfile) -> String {
+    let mut parts = Vec::new();
+    if t.role == Role::Operator {
+        parts.push("restore operator");
+    }
+    if t.sign_in_method == SignInMethod::Browser {
+        parts.push("browser sign-in");
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", parts.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -112,7 +120,7 @@ mod tests {
         let r = f.run(&["status", "--json"]).await;
         assert_eq!(r.code, ExitCode::SUCCESS, "{}", r.err);
         let row = |t: &str, active: bool, state: &str, exp: &str| {
-            format!("{{\"active\":{active},\"expires_at\":{exp},\"server\":\"{SERVER}\",\"state\":\"{state}\",\"tenant\":\"{t}\"}}")
+            format!("{{\"active\":{active},\"expires_at\":{exp},\"role\":\"organization\",\"server\":\"{SERVER}\",\"state\":\"{state}\",\"tenant\":\"{t}\"}}")
         };
         let expected = format!(
             "[{},{},{},{}]\n",

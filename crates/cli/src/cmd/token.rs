@@ -1,10 +1,10 @@
 //! `token [TENANT]`: print a valid access token, refreshing it first when needed. The only command
 //! that prints a token.
 
-use crate::output::{outln, print_json, rfc3339, Io};
-use serde_json::json;
+use crate::output::{outln, print_json, Io};
 use std::process::ExitCode;
 use std::time::Duration;
+use vbm365_auth_core::contract::TokenOutput;
 use vbm365_auth_core::{Engine, Result};
 
 pub async fn run(
@@ -18,12 +18,12 @@ pub async fn run(
     if json {
         print_json(
             io,
-            &json!({
-                "tenant": t.tenant,
-                "access_token": t.access_token.expose(),
-                "token_type": "bearer",
-                "expires_at": rfc3339(t.expires_at),
-            }),
+            &TokenOutput {
+                tenant: &t.tenant,
+                access_token: t.access_token.expose(),
+                token_type: "bearer",
+                expires_at: t.expires_at,
+            },
         )?;
     } else {
         outln!(io, "{}", t.access_token.expose())?;
@@ -83,7 +83,7 @@ mod tests {
         assert_eq!(
             r.out,
             format!(
-                "{{\"error\":{{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":{}}}}}\n",
+                "{{\"error\":{{\"code\":\"sign_in_required\",\"hint\":\"sign in with `vbm365-auth login <TENANT>`\",\"message\":{},\"remedy\":\"sign_in\"}}}}\n",
                 json_message(e())
             )
         );

@@ -408,6 +408,7 @@ fn next_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ApiVersion;
 
     fn profile(server: &str, v: ApiVersion) -> TenantProfile {
         let mut p = TenantProfile::new("a.onmicrosoft.com", server).unwrap();

@@ -3,7 +3,7 @@
 //! single flight (in-process mutex + cross-process file lock), and signs in again silently with the
 //! Microsoft refresh token when VBM365 refuses a refresh.
 //!
-//! The engine's methods live by topic: `tenants` (saved tenants and their servers' trust),
+//! The engine's methods live by topic: `tenants` (saved tenants), `certs` (their servers' trust),
 //! `signin` (device code → assertion → tokens), `refresh` (single flight, renewal, silent
 //! re-sign-in, group commit), `signout`, `status` (state and the connection test). This file
 //! holds the engine itself, its options and the locks every topic shares.
@@ -11,6 +11,7 @@
 mod api;
 mod check;
 mod transfer;
+mod certs;
 mod browser;
 mod exchange;
 mod refresh;
@@ -21,15 +22,16 @@ mod tenants;
 
 use signin::remembered;
 pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
+pub use signin::PendingSignIn;
 pub use api::{ApiRequest, ApiResponse};
 pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
 pub use transfer::{
     authority, ImportReport, InvalidEntry, TenantEntry, TenantFile, TENANT_FILE_FORMAT,
     TENANT_FILE_VERSION,
 };
-pub use signin::PendingSignIn;
+pub use certs::{CaTrust, RemovedTrust};
 use tenants::same_endpoints;
-pub use tenants::{CaTrust, RemovedTrust, TenantUpdate};
+pub use tenants::TenantUpdate;
 
 use crate::config::{Config, ConfigStore, TenantProfile};
 use crate::error::{Error, Result};
@@ -220,6 +222,8 @@ pub struct Engine {
     clients: OnceLock<Clients>,
     vault: OnceLock<Vault>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The last certificate each tenant's server presented to a probe, by tenant name.
+    seen: Mutex<HashMap<String, certs::Seen>>,
 }
 
 impl Engine {
@@ -237,6 +241,7 @@ impl Engine {
             keystore: opts.keystore,
             vault: OnceLock::new(),
             flights: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
         })
     }
 

@@ -130,31 +130,19 @@ impl Engine {
         let cfg = self.config()?;
         let vault = self.vault(&cfg);
         let data = vault.load()?;
-        let mut out = Vec::new();
-        let mut jobs = Vec::new();
-        for profile in cfg.tenants.iter().filter(|t| locked.contains(&t.name)) {
-            let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
-            let unusable = entry.sign_in_required.is_some() || entry.vbm.is_none();
-            if unusable && can_sign_in_silently(profile, &entry) {
-                jobs.push((profile, entry));
-                continue;
-            }
-            match (&entry.sign_in_required, &entry.vbm) {
-                (Some(reason), _) => {
-                    out.push((profile.name.clone(), Err(sign_in_required(profile, reason))))
-                }
-                (None, None) => {} // signed out: nothing to refresh
-                (None, Some(t)) => {
-                    if only_expiring_within.is_some_and(|w| valid_for(t, w)) {
-                        out.push((profile.name.clone(), Ok(access(profile, t))));
-                    } else {
-                        jobs.push((profile, entry));
-                    }
-                }
-            }
-        }
-        // Renewals run concurrently; a committer stores whatever has finished in one vault write
-        // (group commit), so 1,000 tenants cost a few dozen writes, not 1,000.
+        let profiles = cfg.tenants.iter().filter(|t| locked.contains(&t.name));
+        let (mut out, jobs) = plan_batch(profiles, &data, only_expiring_within);
+        out.extend(self.renew_batch(&vault, jobs).await?);
+        Ok(out)
+    }
+
+    /// Renews `jobs` concurrently; a committer stores whatever has finished in one vault write
+    /// (group commit), so 1,000 tenants cost a few dozen writes, not 1,000.
+    async fn renew_batch<'p>(
+        &self,
+        vault: &Vault,
+        jobs: Vec<(&'p TenantProfile, TenantSecrets)>,
+    ) -> Result<Vec<(String, Result<AccessToken>)>> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let produce = futures::stream::iter(jobs)
             .map(|(profile, entry)| async move {
@@ -190,10 +178,48 @@ impl Engine {
             Ok::<_, Error>(stored)
         };
         let ((), stored) = futures::join!(produce, commit);
-        out.extend(stored?);
-        Ok(out)
+        stored
     }
+}
 
+/// What a batch refresh does with each tenant: the outcomes known without a request (sign-in
+/// required, still valid long enough) and the renewals to make (VBM365 refresh or silent
+/// re-sign-in). Signed-out tenants are left out.
+fn plan_batch<'p>(
+    profiles: impl Iterator<Item = &'p TenantProfile>,
+    data: &VaultData,
+    only_expiring_within: Option<Duration>,
+) -> (
+    Vec<(String, Result<AccessToken>)>,
+    Vec<(&'p TenantProfile, TenantSecrets)>,
+) {
+    let mut out = Vec::new();
+    let mut jobs = Vec::new();
+    for profile in profiles {
+        let entry = data.tenants.get(&profile.name).cloned().unwrap_or_default();
+        let unusable = entry.sign_in_required.is_some() || entry.vbm.is_none();
+        if unusable && can_sign_in_silently(profile, &entry) {
+            jobs.push((profile, entry));
+            continue;
+        }
+        match (&entry.sign_in_required, &entry.vbm) {
+            (Some(reason), _) => {
+                out.push((profile.name.clone(), Err(sign_in_required(profile, reason))))
+            }
+            (None, None) => {} // signed out: nothing to refresh
+            (None, Some(t)) => {
+                if only_expiring_within.is_some_and(|w| valid_for(t, w)) {
+                    out.push((profile.name.clone(), Ok(access(profile, t))));
+                } else {
+                    jobs.push((profile, entry));
+                }
+            }
+        }
+    }
+    (out, jobs)
+}
+
+impl Engine {
     /// Renews a tenant's tokens: VBM365 refresh first; when VBM365 refuses it (or there is no
     /// VBM365 pair), silent re-sign-in with the Microsoft refresh token. Transient failures are
     /// retried ([`RetryPolicy`]); when they persist, everything is kept as it is. Only a definitive

@@ -1,5 +1,5 @@
-//! Saved tenants: add, edit (endpoint changes sign out), remove, switch; the trust of their
-//! servers (pins, CAs).
+//! Saved tenants: add, edit (endpoint changes sign out), remove, switch. The trust of their
+//! servers (pins, CAs) is in `certs.rs`.
 
 use super::*;
 
@@ -90,6 +90,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Saves the settings the desktop window edits (under the config lock, like every edit).
+    pub fn set_desktop_settings(&self, s: crate::contract::DesktopSettings) -> Result<()> {
+        self.store.update(|cfg| {
+            s.apply_to(&mut cfg.settings);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     /// Makes a tenant the active one.
     pub fn switch(&self, name: &str) -> Result<String> {
         let (_, chosen) = self.store.update(|cfg| {
@@ -99,105 +108,6 @@ impl Engine {
         })?;
         Ok(chosen)
     }
-
-    /// Fetches the tenant's server certificate for the trust dialog (nothing is pinned yet).
-    pub async fn probe_certificate(&self, name: Option<&str>) -> Result<CertificateInfo> {
-        let cfg = self.config()?;
-        let profile = cfg.resolve(name)?;
-        trust::probe(&self.clients()?.http, &profile.server).await
-    }
-
-    /// Pins a certificate fingerprint for the tenant's server (`host:port`), replacing the pins
-    /// it had: trusting the certificate a server presents now ends the trust in the old one.
-    pub fn pin_certificate(&self, name: Option<&str>, sha256: &str) -> Result<()> {
-        let pin = validate::sha256_pin(sha256)?;
-        let (cfg, ()) = self.store.update(|cfg| {
-            let hp = cfg.resolve(name)?.server_host_port();
-            cfg.trusted_certificates.insert(hp, vec![pin]);
-            Ok(())
-        })?;
-        if let Some(c) = self.clients.get() {
-            apply_trust(&c.http, &cfg);
-        }
-        Ok(())
-    }
-
-    /// Forgets the pins and certificate authorities trusted for the tenant's server
-    /// (`host:port`, shared by every tenant on that server); it is then trusted only if the
-    /// system's roots vouch for it.
-    pub fn remove_trust(&self, name: Option<&str>) -> Result<RemovedTrust> {
-        let (cfg, removed) = self.store.update(|cfg| {
-            let host_port = cfg.resolve(name)?.server_host_port();
-            let pins = cfg
-                .trusted_certificates
-                .remove(&host_port)
-                .unwrap_or_default();
-            let ca_sha256 = cfg.cas_for(&host_port);
-            cfg.trusted_cas.remove(&host_port);
-            let tenants = cfg
-                .tenants
-                .iter()
-                .filter(|t| t.server_host_port() == host_port)
-                .map(|t| t.name.clone())
-                .collect();
-            Ok(RemovedTrust {
-                host_port,
-                pins,
-                ca_sha256,
-                tenants,
-            })
-        })?;
-        if let Some(c) = self.clients.get() {
-            apply_trust(&c.http, &cfg);
-        }
-        Ok(removed)
-    }
-
-    /// Trusts the certificate authorities in `ca_pem` (PEM text; `file` names it in messages) for
-    /// the tenant's server, once its certificate chain verifies against them: saved in the config
-    /// (public certificates only), replacing earlier CAs and pins of that `host:port`.
-    pub async fn trust_ca(&self, name: Option<&str>, ca_pem: &[u8], file: &str) -> Result<CaTrust> {
-        let cas = tls::certificates_in(ca_pem);
-        if cas.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "{file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-            )));
-        }
-        let server = self.config()?.resolve(name)?.server.clone();
-        let server_sha256 =
-            trust::verify_against_cas(&self.clients()?.http, &server, &cas, file).await?;
-        let host_port = validate::host_port(&server);
-        let (cfg, replaced_pins) = self.store.update(|cfg| {
-            let pems = cas.iter().map(|c| tls::to_pem(c)).collect();
-            cfg.trusted_cas.insert(host_port.clone(), pems);
-            Ok(cfg
-                .trusted_certificates
-                .remove(&host_port)
-                .unwrap_or_default())
-        })?;
-        if let Some(c) = self.clients.get() {
-            apply_trust(&c.http, &cfg);
-        }
-        Ok(CaTrust {
-            host_port,
-            ca_sha256: cas.iter().map(|c| tls::fingerprint(c)).collect(),
-            server_sha256,
-            replaced_pins,
-        })
-    }
-}
-
-/// What [`Engine::remove_trust`] forgot.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RemovedTrust {
-    /// `host:port` of the tenant's server, whose trust was removed.
-    pub host_port: String,
-    /// Pins (SHA-256) that were trusted for it.
-    pub pins: Vec<String>,
-    /// SHA-256 of the CA certificates that were trusted for it.
-    pub ca_sha256: Vec<String>,
-    /// Tenants on that server (all affected).
-    pub tenants: Vec<String>,
 }
 
 /// What [`Engine::update_tenant`] did.
@@ -217,19 +127,6 @@ pub(super) fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
         && a.authority == b.authority
         && a.client_id == b.client_id
         && a.role == b.role
-}
-
-/// What [`Engine::trust_ca`] saved.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CaTrust {
-    /// `host:port` the CAs are trusted for.
-    pub host_port: String,
-    /// SHA-256 (lowercase hex) of each CA certificate saved.
-    pub ca_sha256: Vec<String>,
-    /// SHA-256 of the server certificate that verified against them.
-    pub server_sha256: String,
-    /// Pins of that `host:port` that the CAs replaced.
-    pub replaced_pins: Vec<String>,
 }
 
 /// A pin given with a new tenant must not widen what the server is trusted with: if the server

@@ -2,15 +2,16 @@
 
 use super::super::NO_TENANTS;
 use crate::output::{errln, outln, print_json, Io};
-use serde_json::json;
 use std::process::ExitCode;
+use vbm365_auth_core::contract::TenantRow;
+use super::super::status::suffix;
 use vbm365_auth_core::{Config, Engine, Result, TenantProfile};
 
 pub fn run(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
     let cfg = engine.config()?;
     if json {
-        let rows: Vec<_> = cfg.tenants.iter().map(|t| row_json(&cfg, t)).collect();
-        print_json(io, &json!(rows))?;
+        let rows: Vec<TenantRow> = cfg.tenants.iter().map(|t| TenantRow::new(&cfg, t)).collect();
+        print_json(io, &rows)?;
     } else if cfg.tenants.is_empty() {
         errln!(io, "{NO_TENANTS}");
     } else {
@@ -18,10 +19,11 @@ pub fn run(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
             let mark = if is_active(&cfg, t) { "*" } else { " " };
             outln!(
                 io,
-                "{mark} {}  {}  {}",
+                "{mark} {}  {}  {}{}",
                 t.name,
                 t.server.as_str().trim_end_matches('/'),
-                t.api_version
+                t.api_version,
+                suffix(t)
             )?;
         }
     }
@@ -30,21 +32,6 @@ pub fn run(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
 
 fn is_active(cfg: &Config, t: &TenantProfile) -> bool {
     cfg.active_tenant.as_deref() == Some(t.name.as_str())
-}
-
-fn row_json(cfg: &Config, t: &TenantProfile) -> serde_json::Value {
-    json!({
-        "tenant": t.name,
-        "active": is_active(cfg, t),
-        "server": t.server.as_str().trim_end_matches('/'),
-        "api_version": t.api_version.as_str(),
-        "authority": t.authority.as_str().trim_end_matches('/'),
-        "client_id": t.client_id,
-        "scope": t.scope,
-        "remember_ms_sign_in": t.remember_ms_sign_in,
-        "pinned_sha256": cfg.pins_for(&t.server_host_port()),
-        "trusted_ca_sha256": cfg.cas_for(&t.server_host_port()),
-    })
 }
 
 #[cfg(test)]
@@ -69,6 +56,8 @@ mod tests {
                 "--scope",
                 "a b",
                 "--no-remember-ms-sign-in",
+                "--sign-in-method",
+                "browser",
                 "--pin-sha256",
                 &pin,
                 "--activate",
@@ -87,7 +76,7 @@ mod tests {
             r.out,
             format!(
                 "  a.onmicrosoft.com  {SERVER}  v8\n\
-                 * b.onmicrosoft.com  https://vbm2.example.test  v7\n"
+                 * b.onmicrosoft.com  https://vbm2.example.test  v7  (browser sign-in)\n"
             )
         );
         assert_eq!(r.err, "");
@@ -101,14 +90,16 @@ mod tests {
         let a = format!(
             "{{\"active\":false,\"api_version\":\"v8\",\"authority\":\"https://login.microsoftonline.com\",\
              \"client_id\":\"04b07795-8ddb-461a-bbee-02f9e1bf7b46\",\"pinned_sha256\":[],\
-             \"remember_ms_sign_in\":true,\
+             \"remember_ms_sign_in\":true,\"role\":\"organization\",\
              \"scope\":\"Directory.AccessAsUser.All User.ReadWrite.All offline_access\",\
-             \"server\":\"{SERVER}\",\"tenant\":\"a.onmicrosoft.com\",\"trusted_ca_sha256\":[]}}"
+             \"server\":\"{SERVER}\",\"sign_in_method\":\"device_code\",\"tenant\":\"a.onmicrosoft.com\",\
+             \"trusted_ca_sha256\":[]}}"
         );
         let b = format!(
             "{{\"active\":true,\"api_version\":\"v7\",\"authority\":\"https://login.microsoftonline.com\",\
              \"client_id\":\"my-app\",\"pinned_sha256\":[\"{}\"],\"remember_ms_sign_in\":false,\
-             \"scope\":\"a b\",\"server\":\"https://vbm2.example.test\",\"tenant\":\"b.onmicrosoft.com\",\
+             \"role\":\"organization\",\"scope\":\"a b\",\"server\":\"https://vbm2.example.test\",\
+             \"sign_in_method\":\"browser\",\"tenant\":\"b.onmicrosoft.com\",\
              \"trusted_ca_sha256\":[]}}",
             "0123456789abcdef".repeat(4)
         );

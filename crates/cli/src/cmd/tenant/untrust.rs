@@ -2,14 +2,13 @@
 //! the tenant's server (its host:port, shared by every tenant on that server).
 
 use crate::output::{errln, print_json, Io};
-use serde_json::json;
 use std::process::ExitCode;
 use vbm365_auth_core::{tls, Engine, Result};
 
 pub fn run(engine: &Engine, tenant: &str, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
     let r = engine.remove_trust(Some(tenant))?;
     if json {
-        print_json(io, &json!(r))?;
+        print_json(io, &r)?;
     }
     if r.pins.is_empty() && r.ca_sha256.is_empty() {
         errln!(
@@ -110,7 +109,7 @@ mod tests {
         assert_eq!(
             r.out,
             format!(
-                "{{\"error\":{{\"code\":\"tenant_not_found\",\"hint\":\"see the saved tenants with `vbm365-auth tenant list`\",\"message\":{}}}}}\n",
+                "{{\"error\":{{\"code\":\"tenant_not_found\",\"hint\":\"see the saved tenants with `vbm365-auth tenant list`\",\"message\":{},\"remedy\":\"pick_saved_tenant\"}}}}\n",
                 json_message(unknown())
             )
         );
