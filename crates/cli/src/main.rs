@@ -55,6 +55,7 @@ fn init_trace_logging() {
             "warn,vbm365_auth_core=debug,vbm365_auth=debug",
         ))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }
