@@ -312,8 +312,7 @@ async fn paginate(call: &mut Call<'_>, profile: &TenantProfile, url: Url) -> Res
     let mut seen = HashSet::new();
     let mut next = Some(url);
     let mut pages = 0;
-    loop {
-        let Some(url) = next.take() else { break };
+    while let Some(url) = next.take() {
         if !seen.insert(url.to_string()) || pages >= MAX_PAGES {
             return Err(bad_page(
                 pages + 1,

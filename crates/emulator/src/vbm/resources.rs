@@ -154,7 +154,7 @@ fn job(caller: &Caller, i: usize) -> Value {
         "repositoryId": util::uuid_from(&format!("{}/repository", caller.tenant)),
         "name": format!("Backup job {}", i + 1),
         "description": "",
-        "backupType": if i % 2 == 0 { "EntireOrganization" } else { "SelectedItems" },
+        "backupType": if i.is_multiple_of(2) { "EntireOrganization" } else { "SelectedItems" },
         "isEnabled": true,
         "lastStatus": "Success",
         "lastRun": "2026-11-26T22:00:00Z",
