@@ -6,6 +6,7 @@
 //! (issue 3, [`desktop`]) also need an X display (`scripts/bench` runs it under Xvfb).
 
 mod desktop;
+mod scripts;
 mod soak;
 
 use std::path::PathBuf;
@@ -153,6 +154,9 @@ async fn run(emu: &Emulators) -> Vec<Row> {
             "MISSED"
         },
     });
+
+    // `api ServiceInstance` vs curl; `status --json` with 500 tenants.
+    rows.extend(scripts::rows(emu, &cli).await);
 
     // 3. `refresh --all` for 1,000 signed-in tenants, 100 ms latency per token request.
     emu.set_vbm_latency_ms(100);
