@@ -2,3 +2,4 @@
 //! code that both need and that belongs to neither the product nor the emulators.
 
 pub mod procs;
+pub mod x11;
