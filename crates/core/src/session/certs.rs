@@ -50,17 +50,29 @@ impl Engine {
         let profile = cfg.resolve(name)?;
         let host_port = profile.server_host_port();
         let given = validate::sha256_pin(sha256)?;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = seen
-            .get_mut(&profile.name)
-            .filter(|s| s.pinnable && s.host_port == host_port && s.sha256 == given);
-        let Some(entry) = entry else {
-            return Err(Error::CertificateNotProbed { host_port, given });
+        // Any attempt uses the examination up, a refused one too: a page cannot try fingerprints.
+        let offered = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.get_mut(&profile.name).and_then(|s| {
+                std::mem::take(&mut s.pinnable).then(|| (s.host_port.clone(), s.sha256.clone()))
+            })
         };
-        // Used up before the write: a failed write lets the user examine again.
-        entry.pinnable = false;
-        drop(seen);
-        self.pin_certificate(Some(&profile.name), &given)
+        if offered != Some((host_port.clone(), given.clone())) {
+            return Err(Error::CertificateNotProbed { host_port, given });
+        }
+        let pinned = self.pin_certificate(Some(&profile.name), &given);
+        if pinned.is_err() {
+            // Not pinned: the user may try again with what was examined.
+            if let Some(s) = self
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&profile.name)
+            {
+                s.pinnable = s.sha256 == given;
+            }
+        }
+        pinned
     }
 
     /// Before asking Microsoft for a code: when the tenant's server presents a certificate other
