@@ -33,10 +33,17 @@ pub enum Command {
     Login {
         /// Tenant (default: the active one).
         tenant: Option<String>,
-        /// Do not open the sign-in page in a browser.
+        /// Sign in in the browser (authorization code with PKCE, answered on 127.0.0.1) instead of
+        /// the tenant's method: for tenants whose Conditional Access blocks device codes.
+        #[arg(long, conflicts_with = "device_code")]
+        browser: bool,
+        /// Sign in with a device code instead of the tenant's method.
+        #[arg(long)]
+        device_code: bool,
+        /// Do not open the sign-in page in a browser (show its address only).
         #[arg(long)]
         no_browser: bool,
-        /// JSON lines on stdout: device_code, then signed_in or error.
+        /// JSON lines on stdout: device_code (or browser), then signed_in or error.
         #[arg(long)]
         json: bool,
     },
@@ -192,6 +199,22 @@ pub struct AddArgs {
     /// Do not keep the Microsoft refresh token (no silent re-sign-in).
     #[arg(long)]
     pub no_remember_ms_sign_in: bool,
+    /// Who signs in: the organization (modern app-only authentication) or a restore operator
+    /// (Restore Portal; its Microsoft application comes from the server).
+    #[arg(
+        long,
+        value_name = "organization|operator",
+        default_value = "organization"
+    )]
+    pub role: String,
+    /// How `login` signs in by default: device-code, or browser (for tenants whose Conditional
+    /// Access blocks device codes).
+    #[arg(
+        long,
+        value_name = "device-code|browser",
+        default_value = "device-code"
+    )]
+    pub sign_in_method: String,
 }
 
 /// The environment variable that selects the tenant for one shell.
@@ -285,6 +308,12 @@ pub struct EditArgs {
     /// Do not keep the Microsoft refresh token.
     #[arg(long)]
     pub no_remember_ms_sign_in: bool,
+    /// organization or operator (a change of role signs the tenant out).
+    #[arg(long, value_name = "organization|operator")]
+    pub role: Option<String>,
+    /// device-code or browser: how `login` signs in by default.
+    #[arg(long, value_name = "device-code|browser")]
+    pub sign_in_method: Option<String>,
     /// Sign the tenant out without asking when the change requires it.
     #[arg(long)]
     pub yes: bool,

@@ -115,6 +115,15 @@ pub async fn post_form(url: &str, fields: &[(&str, &str)]) -> Result<Page> {
     send(url, "POST", Some(&body)).await
 }
 
+/// The value of a query parameter of `url` (decoded), e.g. the `redirect_uri` of an authorize
+/// URL or the `code` of a redirect.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Loads the identity emulator's authorize page at `authorize_url` and presses **Approve**
 /// (`approve`) or **Decline**: the `Location` Microsoft redirects the browser to (the product's
 /// loopback address with `code` or `error`, and `state`). An error page (no form) is an error
@@ -158,5 +167,13 @@ mod tests {
             (302, Some("http://localhost:1?code=c"))
         );
         assert_eq!(p.body, "bye");
+        assert_eq!(
+            query_param(
+                "http://x/a?redirect_uri=http%3A%2F%2Flocalhost%3A9&s=1",
+                "redirect_uri"
+            )
+            .as_deref(),
+            Some("http://localhost:9")
+        );
     }
 }

@@ -1,20 +1,51 @@
-//! `login [TENANT]`: sign in with a Microsoft device code and exchange it for VBM365 tokens. With
-//! `--json`, JSON lines on stdout: `device_code`, then `signed_in` or `error`.
+//! `login [TENANT]`: sign in with a Microsoft device code (or in the browser: `--browser`, or the
+//! tenant's sign-in method) and exchange it for VBM365 tokens. With `--json`, JSON lines on stdout:
+//! `device_code` (or `browser`), then `signed_in` or `error`.
 
-use crate::output::{self, errln, print_json, relative, rfc3339, Io};
-use serde_json::json;
+mod browser;
+
+use crate::output::{self, errln, print_json, relative, Io};
 use std::process::ExitCode;
+use vbm365_auth_core::contract::LoginEvent;
 use vbm365_auth_core::session::PendingSignIn;
-use vbm365_auth_core::{browser, Engine, Error, Result, SignInEvent, TenantStatus};
+use vbm365_auth_core::TenantStatus;
+use vbm365_auth_core::{browser as launcher, Engine, Error, Result, SignInEvent, SignInMethod};
+
+/// The method `--browser` / `--device-code` ask for; `None`: the tenant's.
+pub fn method(browser: bool, device_code: bool) -> Option<SignInMethod> {
+    match (browser, device_code) {
+        (true, _) => Some(SignInMethod::Browser),
+        (_, true) => Some(SignInMethod::DeviceCode),
+        _ => None,
+    }
+}
 
 pub async fn run(
     engine: &Engine,
     tenant: Option<&str>,
+    method: Option<SignInMethod>,
     no_browser: bool,
     json: bool,
     io: &mut Io<'_>,
 ) -> Result<ExitCode> {
-    let name = engine.config()?.resolve(tenant)?.name.clone();
+    let profile = engine.config()?.resolve(tenant)?.clone();
+    match method.unwrap_or(profile.sign_in_method) {
+        SignInMethod::DeviceCode => {
+            with_device_code(engine, &profile.name, no_browser, json, io).await
+        }
+        SignInMethod::Browser => browser::run(engine, &profile.name, no_browser, json, io).await,
+    }
+}
+
+/// The device code flow: show the code, open the page, poll.
+async fn with_device_code(
+    engine: &Engine,
+    name: &str,
+    no_browser: bool,
+    json: bool,
+    io: &mut Io<'_>,
+) -> Result<ExitCode> {
+    let name = name.to_string();
     let pending = match engine.begin_sign_in(Some(&name)).await {
         Ok(p) => p,
         Err(e) => return Ok(report(&name, &e, json, io)),
@@ -34,11 +65,10 @@ pub async fn run(
 fn report(name: &str, e: &Error, json: bool, io: &mut Io<'_>) -> ExitCode {
     if json {
         // Already failing: a stdout that cannot take the event changes nothing.
-        let mut event =
-            json!({"event": "error", "tenant": name, "code": e.code(), "message": e.to_string()});
-        if let Some(h) = output::hint(e) {
-            event["hint"] = h.into();
-        }
+        let event = LoginEvent::Error {
+            tenant: name.to_string(),
+            error: output::error_body(e),
+        };
         let _ = print_json(io, &event);
     }
     errln!(io, "error: {e}");
@@ -60,14 +90,13 @@ fn show_code(
     if json {
         print_json(
             io,
-            &json!({
-                "event": "device_code",
-                "tenant": name,
-                "user_code": auth.user_code,
-                "verification_uri": auth.verification_uri,
-                "expires_in": auth.expires_in,
-                "message": auth.message,
-            }),
+            &LoginEvent::DeviceCode {
+                tenant: name.to_string(),
+                user_code: auth.user_code.clone(),
+                verification_uri: auth.verification_uri.clone(),
+                expires_in: auth.expires_in,
+                message: auth.message.clone(),
+            },
         )?;
     }
     errln!(
@@ -78,7 +107,7 @@ fn show_code(
     );
     match &pending.openable_uri {
         Ok(url) if !no_browser => {
-            if let Err(e) = browser::open_verification_uri(url) {
+            if let Err(e) = launcher::open_verification_uri(url) {
                 errln!(io, "warning: {e}");
             }
         }
@@ -118,10 +147,12 @@ fn progress(ev: SignInEvent, io: &mut Io<'_>) {
 
 fn signed_in(name: &str, st: TenantStatus, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
     if json {
-        let expires = st.expires_at.map(rfc3339);
         print_json(
             io,
-            &json!({"event": "signed_in", "tenant": name, "expires_at": expires}),
+            &LoginEvent::SignedIn {
+                tenant: name.to_string(),
+                expires_at: st.expires_at,
+            },
         )?;
     }
     let who = st.user_name.map(|u| format!(" as {u}")).unwrap_or_default();

@@ -50,9 +50,15 @@ pub async fn execute(engine: &Engine, command: Command, io: &mut Io<'_>) -> Resu
         Command::Tenant(c) => tenant::run(engine, c, io).await,
         Command::Login {
             tenant,
+            browser,
+            device_code,
             no_browser,
             json,
-        } => login::run(engine, pick(tenant)?.as_deref(), no_browser, json, io).await,
+        } => {
+            let method = login::method(browser, device_code);
+            let tenant = pick(tenant)?;
+            login::run(engine, tenant.as_deref(), method, no_browser, json, io).await
+        }
         Command::Status {
             json,
             check: true,

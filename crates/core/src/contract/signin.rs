@@ -77,6 +77,8 @@ pub struct SignInStarted {
     pub open_blocked_reason: Option<String>,
     /// The user code was copied to the clipboard.
     pub code_copied: bool,
+    /// Browser: the authorize page was opened in the default browser.
+    pub page_opened: bool,
 }
 
 /// How a sign-in in the window goes, named by `status`.

@@ -4,12 +4,19 @@ use crate::cli::AddArgs;
 use crate::output::{errln, Io};
 use std::process::ExitCode;
 use vbm365_auth_core::config::{AUTHORITY_CHINA, AUTHORITY_GLOBAL, AUTHORITY_US_GOV};
-use vbm365_auth_core::{validate, Engine, Result, TenantProfile};
+use vbm365_auth_core::{validate, Engine, Error, Result, Role, SignInMethod, TenantProfile};
 
 pub fn run(engine: &Engine, a: AddArgs, io: &mut Io<'_>) -> Result<ExitCode> {
     let mut p = TenantProfile::new(&a.tenant, &a.server)?;
     p.api_version = a.api_version.parse()?;
     p.authority = validate::authority_url(authority(&a.authority))?;
+    p.role = a.role.parse()?;
+    p.sign_in_method = a.sign_in_method.parse()?;
+    if p.role == Role::Operator && (a.client_id.is_some() || a.scope.is_some()) {
+        return Err(Error::InvalidInput(
+            "a restore operator signs in to the Restore Portal application the server names: --client-id and --scope do not apply to --role operator".into(),
+        ));
+    }
     if let Some(c) = a.client_id {
         p.client_id = c;
     }
@@ -26,6 +33,15 @@ pub fn run(engine: &Engine, a: AddArgs, io: &mut Io<'_>) -> Result<ExitCode> {
         p.api_version,
         p.authority.as_str().trim_end_matches('/')
     );
+    if p.role == Role::Operator {
+        errln!(
+            io,
+            "Role: restore operator (signs in to the Restore Portal application the server names)"
+        );
+    }
+    if p.sign_in_method == SignInMethod::Browser {
+        errln!(io, "Sign-in method: browser");
+    }
     if cfg.active_tenant.as_deref() == Some(p.name.as_str()) {
         errln!(io, "Active tenant: {}", p.name);
     }
@@ -81,6 +97,12 @@ mod tests {
             (
                 vec!["--server", "http://localhost:4080", "--authority", "https://login.example.test/tenant/", "--api-version", "v6"],
                 "Saved tenant b.onmicrosoft.com (http://localhost:4080 v6, authority https://login.example.test/tenant)\n".into(),
+            ),
+            (
+                vec!["--server", "http://localhost:4080", "--role", "operator", "--sign-in-method", "browser"],
+                "Saved tenant b.onmicrosoft.com (http://localhost:4080 v8, authority https://login.microsoftonline.com)\n\
+                 Role: restore operator (signs in to the Restore Portal application the server names)\n\
+                 Sign-in method: browser\n".into(),
             ),
         ];
         for (extra, stderr) in cases {
@@ -146,7 +168,46 @@ mod tests {
                 &bad_pin,
             ),
         ];
-        for &(args, stderr) in cases {
+        let operator_app = "a restore operator signs in to the Restore Portal application the server names: --client-id and --scope do not apply to --role operator";
+        let bad_role = message("admin".parse::<vbm365_auth_core::Role>().unwrap_err());
+        let bad_method = message(
+            "popup"
+                .parse::<vbm365_auth_core::SignInMethod>()
+                .unwrap_err(),
+        );
+        let more: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "tenant",
+                    "add",
+                    B,
+                    "--server",
+                    SERVER,
+                    "--role",
+                    "operator",
+                    "--client-id",
+                    "x",
+                ],
+                operator_app,
+            ),
+            (
+                &["tenant", "add", B, "--server", SERVER, "--role", "admin"],
+                &bad_role,
+            ),
+            (
+                &[
+                    "tenant",
+                    "add",
+                    B,
+                    "--server",
+                    SERVER,
+                    "--sign-in-method",
+                    "popup",
+                ],
+                &bad_method,
+            ),
+        ];
+        for &(args, stderr) in cases.iter().chain(more) {
             let f = Fixture::with_tenants(&[A]);
             let r = f.run(args).await;
             assert_eq!(r.code, ExitCode::from(2), "{args:?}");

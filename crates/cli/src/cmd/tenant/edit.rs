@@ -73,6 +73,12 @@ fn edited(before: &TenantProfile, a: &EditArgs) -> Result<TenantProfile> {
     if a.no_remember_ms_sign_in {
         p.remember_ms_sign_in = false;
     }
+    if let Some(r) = &a.role {
+        p.role = r.parse()?;
+    }
+    if let Some(m) = &a.sign_in_method {
+        p.sign_in_method = m.parse()?;
+    }
     p.validate()?;
     Ok(p)
 }
