@@ -82,7 +82,9 @@ function row(t, result) {
   pill.textContent = STATE_TEXT[t.state] || t.state;
   pill.classList.add(t.state);
   $(".server", li).textContent = t.server.replace(/\/$/, "");
-  $(".api", li).textContent = `API ${t.api_version}`;
+  $(".api", li).textContent = [`API ${t.api_version}`,
+    t.role === "operator" ? "restore operator" : "", t.sign_in_method === "browser" ? "browser sign-in" : ""]
+    .filter(Boolean).join(" · ");
   $(".authority", li).textContent = new URL(t.authority).host;
   const exp = $(".expiry", li);
   exp.textContent = expiryText(t);
@@ -282,6 +284,8 @@ function openTenantForm(t = null) {
     $("#f-client-id").value = t.client_id;
     $("#f-scope").value = t.scope;
     $("#f-remember").checked = t.remember_ms_sign_in;
+    $("#f-method").value = t.sign_in_method || "device_code";
+    $("#f-role").value = t.role || "organization";
   } else {
     $("#f-activate").checked = snapshot.tenants.length === 0;
   }
@@ -311,6 +315,8 @@ $("#tenant-form").addEventListener("submit", async (ev) => {
     client_id: $("#f-client-id").value,
     scope: $("#f-scope").value,
     remember_ms_sign_in: $("#f-remember").checked,
+    sign_in_method: $("#f-method").value,
+    role: $("#f-role").value,
     activate: $("#f-activate").checked,
   };
   // Tokens belong to the endpoints that issued them: a new server, API version, authority or
@@ -320,7 +326,8 @@ $("#tenant-form").addEventListener("submit", async (ev) => {
     const moved = norm(form.server) !== norm(editing.server)
       || form.api_version !== editing.api_version
       || norm(form.authority) !== norm(editing.authority)
-      || form.client_id.trim() !== editing.client_id;
+      || form.client_id.trim() !== editing.client_id
+      || form.role !== editing.role;
     if (moved && !(await confirmDialog("Sign out and save?",
       `${editing.name}'s tokens were issued for the current server and sign-in settings. Saving these changes signs it out; sign in again afterwards.`,
       "Sign out and save"))) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tauri::{AppHandle, Runtime, State};
 use vbm365_auth_core::contract::{app_code, DesktopSettings, Snapshot, TokenExpiry, TrustInfo};
 use vbm365_auth_core::vbm::ServiceInstance;
-use vbm365_auth_core::RemovedTrust;
+use vbm365_auth_core::{RemovedTrust, SignInMethod};
 
 /// Tenants, states and settings.
 #[tauri::command(async)]
@@ -66,7 +66,9 @@ pub async fn probe_certificate(state: State<'_, AppState>, name: String) -> UiRe
 /// fingerprint of its own choosing).
 #[tauri::command(async)]
 pub fn pin_certificate(state: State<'_, AppState>, name: String, sha256: String) -> UiResult<()> {
-    state.engine.pin_examined_certificate(Some(&name), &sha256)?;
+    state
+        .engine
+        .pin_examined_certificate(Some(&name), &sha256)?;
     state.poke();
     Ok(())
 }
@@ -80,15 +82,42 @@ pub fn remove_trust(state: State<'_, AppState>, name: String) -> UiResult<Remove
     Ok(removed)
 }
 
-/// Asks Microsoft for a device code, copies the user code and starts polling in the background
-/// (progress arrives as `sign-in-progress` events).
+/// Starts a sign-in with `method` (`device_code` or `browser`; the tenant's when absent). Device
+/// code: asks Microsoft for a code, copies the user code and polls in the background. Browser:
+/// opens Microsoft's page in the default browser and waits for its answer on 127.0.0.1. Progress
+/// arrives as `sign-in-progress` events.
 #[tauri::command]
 pub async fn start_sign_in<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     name: Option<String>,
+    method: Option<SignInMethod>,
 ) -> UiResult<SignInInfo> {
-    state.engine.check_pin_before_sign_in(name.as_deref()).await?;
+    state
+        .engine
+        .check_pin_before_sign_in(name.as_deref())
+        .await?;
+    let tenant_method = state
+        .engine
+        .config()?
+        .resolve(name.as_deref())?
+        .sign_in_method;
+    if method.unwrap_or(tenant_method) == SignInMethod::Browser {
+        let pending = state.engine.begin_browser_sign_in(name.as_deref()).await?;
+        let page = pending.openable_uri.clone().ok();
+        let opened = tauri::async_runtime::spawn_blocking(move || {
+            page.is_some_and(|u| vbm365_auth_core::browser::open_verification_uri(&u).is_ok())
+        })
+        .await
+        .unwrap_or(false);
+        return Ok(state.signin.start_browser(
+            &app,
+            state.engine.clone(),
+            state.changed.clone(),
+            pending,
+            opened,
+        ));
+    }
     let pending = state.engine.begin_sign_in(name.as_deref()).await?;
     let copied = desktop::copy_text(&app, &pending.authorization.user_code).is_ok();
     Ok(state.signin.start(

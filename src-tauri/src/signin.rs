@@ -1,15 +1,18 @@
-//! The device-code sign-in as a background task that reports its progress to the window as
-//! `sign-in-progress` events. At most one sign-in runs at a time ([`SignInSlot`], which the app
+//! The sign-in (device code or browser) as a background task that reports its progress to the
+//! window as `sign-in-progress` events. At most one sign-in runs at a time ([`SignInSlot`], which the app
 //! state holds); cancelling aborts the task (dropping the core's future stops the polling).
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::Notify;
 use url::Url;
-use vbm365_auth_core::{Engine, PendingSignIn, SignInEvent};
+pub use vbm365_auth_core::contract::{
+    ErrorBody, SignInProgress as Progress, SignInProgressEvent as ProgressEvent,
+    SignInStarted as SignInInfo,
+};
+use vbm365_auth_core::session::BrowserSignIn;
+use vbm365_auth_core::{Engine, PendingSignIn, SignInMethod, TenantStatus};
 
 /// Name of the progress event.
 pub const PROGRESS_EVENT: &str = "sign-in-progress";
@@ -32,83 +35,6 @@ struct Attempt {
     task: tauri::async_runtime::JoinHandle<()>,
 }
 
-/// What the sign-in panel shows when a sign-in starts (no device code: it stays in Rust).
-#[derive(Debug, Clone, Serialize)]
-pub struct SignInInfo {
-    pub attempt: u64,
-    pub tenant: String,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub expires_in: u64,
-    pub interval: u64,
-    pub message: Option<String>,
-    /// The URI passed the checks of docs/protocol.md §1 and "Open sign-in page" may open it.
-    pub can_open: bool,
-    /// Why the URI is shown as text only.
-    pub open_blocked_reason: Option<String>,
-    /// The user code was copied to the clipboard.
-    pub code_copied: bool,
-}
-
-/// Live status of a sign-in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Progress {
-    Waiting {
-        next_poll_in: u64,
-    },
-    SlowedDown {
-        interval: u64,
-    },
-    Retrying {
-        reason: String,
-        next_poll_in: u64,
-    },
-    /// Microsoft approved; the app exchanges the assertion with VBM365.
-    Exchanging,
-    SignedIn {
-        expires_at: Option<DateTime<Utc>>,
-        user: Option<String>,
-    },
-    Error {
-        code: String,
-        message: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        remedy: Option<vbm365_auth_core::Remedy>,
-    },
-    Cancelled,
-}
-
-impl From<SignInEvent> for Progress {
-    fn from(ev: SignInEvent) -> Self {
-        match ev {
-            SignInEvent::Waiting { next_poll_in } => Progress::Waiting {
-                next_poll_in: next_poll_in.as_secs(),
-            },
-            SignInEvent::SlowedDown { interval } => Progress::SlowedDown {
-                interval: interval.as_secs(),
-            },
-            SignInEvent::Retrying {
-                reason,
-                next_poll_in,
-            } => Progress::Retrying {
-                reason,
-                next_poll_in: next_poll_in.as_secs(),
-            },
-            SignInEvent::Exchanging => Progress::Exchanging,
-        }
-    }
-}
-
-/// The payload of [`PROGRESS_EVENT`].
-#[derive(Debug, Clone, Serialize)]
-pub struct ProgressEvent {
-    pub attempt: u64,
-    pub tenant: String,
-    #[serde(flatten)]
-    pub progress: Progress,
-}
-
 fn emit<R: Runtime>(app: &AppHandle<R>, attempt: u64, tenant: &str, progress: Progress) {
     let ev = ProgressEvent {
         attempt,
@@ -118,6 +44,27 @@ fn emit<R: Runtime>(app: &AppHandle<R>, attempt: u64, tenant: &str, progress: Pr
     if let Err(e) = app.emit(PROGRESS_EVENT, ev) {
         tracing::warn!(error = %e, "cannot emit the sign-in progress");
     }
+}
+
+/// Reports how a sign-in ended and wakes the monitor.
+fn finish<R: Runtime>(
+    app: &AppHandle<R>,
+    attempt: u64,
+    tenant: &str,
+    result: vbm365_auth_core::Result<TenantStatus>,
+    changed: &Notify,
+) {
+    let done = match result {
+        Ok(st) => Progress::SignedIn {
+            expires_at: st.expires_at,
+            user: st.user_name,
+        },
+        Err(e) => Progress::Error {
+            error: ErrorBody::from(&e),
+        },
+    };
+    emit(app, attempt, tenant, done);
+    changed.notify_one();
 }
 
 impl Default for SignInSlot {
@@ -144,8 +91,8 @@ impl SignInSlot {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts polling for a started sign-in, replacing (and cancelling) any earlier one. When it
-    /// ends, `changed` is notified.
+    /// Starts polling for a started device-code sign-in, replacing (and cancelling) any earlier
+    /// one. When it ends, `changed` is notified.
     pub fn start<R: Runtime>(
         &self,
         app: &AppHandle<R>,
@@ -159,6 +106,7 @@ impl SignInSlot {
         let info = SignInInfo {
             attempt,
             tenant: pending.profile.name.clone(),
+            method: SignInMethod::DeviceCode,
             user_code: auth.user_code.clone(),
             verification_uri: auth.verification_uri.clone(),
             expires_in: auth.expires_in,
@@ -167,43 +115,76 @@ impl SignInSlot {
             can_open: pending.openable_uri.is_ok(),
             open_blocked_reason: pending.openable_uri.as_ref().err().cloned(),
             code_copied,
+            page_opened: false,
         };
-        let task_app = app.clone();
-        let tenant = info.tenant.clone();
         let openable_uri = pending.openable_uri.clone();
+        let task_app = app.clone();
         let task = tauri::async_runtime::spawn(async move {
-            let app = task_app;
+            let name = pending.profile.name.clone();
             let result = engine
-                .complete_sign_in(&pending, |ev| {
-                    emit(&app, attempt, &pending.profile.name, ev.into())
-                })
+                .complete_sign_in(&pending, |ev| emit(&task_app, attempt, &name, ev.into()))
                 .await;
-            let done = match result {
-                Ok(st) => Progress::SignedIn {
-                    expires_at: st.expires_at,
-                    user: st.user_name,
-                },
-                Err(e) => Progress::Error {
-                    code: e.code().to_string(),
-                    message: e.to_string(),
-                    remedy: e.remedy(),
-                },
-            };
-            emit(&app, attempt, &pending.profile.name, done);
-            changed.notify_one();
+            finish(&task_app, attempt, &name, result, &changed);
         });
+        self.replace(&info, openable_uri, task);
+        info
+    }
+
+    /// Starts waiting for a started browser sign-in (its page already opened when `page_opened`),
+    /// replacing (and cancelling) any earlier one. When it ends, `changed` is notified.
+    pub fn start_browser<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        engine: Arc<Engine>,
+        changed: Arc<Notify>,
+        pending: BrowserSignIn,
+        page_opened: bool,
+    ) -> SignInInfo {
+        let attempt = self.next_number();
+        let info = SignInInfo {
+            attempt,
+            tenant: pending.profile.name.clone(),
+            method: SignInMethod::Browser,
+            user_code: String::new(),
+            verification_uri: pending.authorize_url.to_string(),
+            expires_in: pending.timeout.as_secs(),
+            interval: 0,
+            message: None,
+            can_open: pending.openable_uri.is_ok(),
+            open_blocked_reason: pending.openable_uri.as_ref().err().cloned(),
+            code_copied: false,
+            page_opened,
+        };
+        let openable_uri = pending.openable_uri.clone();
+        let task_app = app.clone();
+        let name = info.tenant.clone();
+        let task = tauri::async_runtime::spawn(async move {
+            let result = engine
+                .complete_browser_sign_in(pending, |ev| emit(&task_app, attempt, &name, ev.into()))
+                .await;
+            finish(&task_app, attempt, &name, result, &changed);
+        });
+        self.replace(&info, openable_uri, task);
+        info
+    }
+
+    /// Makes `task` the sign-in in progress, aborting the one before.
+    fn replace(
+        &self,
+        info: &SignInInfo,
+        openable_uri: Result<Url, String>,
+        task: tauri::async_runtime::JoinHandle<()>,
+    ) {
         let new = Attempt {
-            number: attempt,
-            tenant,
+            number: info.attempt,
+            tenant: info.tenant.clone(),
             user_code: info.user_code.clone(),
             openable_uri,
             task,
         };
-        let mut current = self.current();
-        if let Some(old) = current.replace(new) {
+        if let Some(old) = self.current().replace(new) {
             old.task.abort();
         }
-        info
     }
 
     /// Cancels the sign-in in progress; true if there was one.
@@ -234,6 +215,7 @@ impl SignInSlot {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use vbm365_auth_core::SignInEvent;
 
     #[test]
     fn progress_serializes_with_a_status_tag() {
@@ -250,9 +232,11 @@ mod tests {
         assert_eq!(v["next_poll_in"], 5);
         assert_eq!(v["attempt"], 3);
         let v = serde_json::to_value(Progress::Error {
-            code: "sign_in_declined".into(),
-            message: "the sign-in was declined".into(),
-            remedy: Some(vbm365_auth_core::Remedy::SignIn),
+            error: ErrorBody::from(&vbm365_auth_core::Error::Identity {
+                error: vbm365_auth_core::msid::OAuthError::AuthorizationDeclined,
+                description: Some("the sign-in was declined".into()),
+                aadsts: None,
+            }),
         })
         .unwrap();
         assert_eq!(v["status"], "error");

@@ -59,6 +59,12 @@ pub struct TenantForm {
     pub scope: Option<String>,
     #[serde(default = "yes")]
     pub remember_ms_sign_in: bool,
+    /// `organization` (when absent) or `operator`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// `device_code` (when absent) or `browser`.
+    #[serde(default)]
+    pub sign_in_method: Option<String>,
     #[serde(default)]
     pub activate: bool,
 }
@@ -99,6 +105,12 @@ impl TenantForm {
             p.scope = s.to_string();
         }
         p.remember_ms_sign_in = self.remember_ms_sign_in;
+        if let Some(r) = non_empty(&self.role) {
+            p.role = r.parse().map_err(|e| field_error("role", e))?;
+        }
+        if let Some(m) = non_empty(&self.sign_in_method) {
+            p.sign_in_method = m.parse().map_err(|e| field_error("sign_in_method", e))?;
+        }
         Ok(p)
     }
 }
@@ -106,6 +118,7 @@ impl TenantForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vbm365_auth_core::{Role, SignInMethod};
 
     fn form(name: &str, server: &str) -> TenantForm {
         TenantForm {
@@ -116,6 +129,8 @@ mod tests {
             client_id: None,
             scope: None,
             remember_ms_sign_in: true,
+            role: None,
+            sign_in_method: None,
             activate: false,
         }
     }
@@ -128,6 +143,18 @@ mod tests {
         assert_eq!(p.name, "Contoso.onmicrosoft.com", "kept as typed");
         assert_eq!(p.api_version, ApiVersion::V7);
         assert_eq!(p.authority.as_str(), "https://login.microsoftonline.com/");
+        assert_eq!(
+            (p.role, p.sign_in_method),
+            (Role::Organization, SignInMethod::DeviceCode)
+        );
+        let mut f = form("a.example", "https://vbm.example");
+        f.role = Some("operator".into());
+        f.sign_in_method = Some("browser".into());
+        let p = f.into_profile().unwrap();
+        assert_eq!(
+            (p.role, p.sign_in_method),
+            (Role::Operator, SignInMethod::Browser)
+        );
     }
 
     #[test]
@@ -148,6 +175,12 @@ mod tests {
         assert_eq!(
             f.into_profile().unwrap_err().field.as_deref(),
             Some("api_version")
+        );
+        let mut f = form("ok.example", "https://vbm.example");
+        f.sign_in_method = Some("popup".into());
+        assert_eq!(
+            f.into_profile().unwrap_err().field.as_deref(),
+            Some("sign_in_method")
         );
     }
 }
