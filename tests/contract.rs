@@ -160,12 +160,12 @@ fn snake(name: &str) -> String {
 
 #[test]
 fn every_remedy_is_worded_by_the_window_or_said_by_its_message() {
-    let core = sources::read("crates/core/src/error.rs");
+    let core = sources::read("crates/core/src/error/remedy.rs");
     let body = core
         .split("pub enum Remedy {")
         .nth(1)
         .and_then(|rest| rest.split("\n}").next())
-        .expect("crates/core/src/error.rs: pub enum Remedy { … }");
+        .expect("crates/core/src/error/remedy.rs: pub enum Remedy { … }");
     let remedies: BTreeSet<String> = body
         .lines()
         .map(str::trim)

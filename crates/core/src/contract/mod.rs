@@ -200,10 +200,10 @@ mod tests {
 
     /// The literals `Error::code` returns, read from its source: every `"…"` in its body.
     fn codes_in_error_rs() -> std::collections::BTreeSet<String> {
-        let src = include_str!("../error.rs");
+        let src = include_str!("../error/mod.rs");
         let start = src
             .find("pub fn code(&self)")
-            .expect("Error::code in error.rs");
+            .expect("Error::code in error/mod.rs");
         let body = &src[start..];
         let body = &body[..body.find("\n    }\n").expect("end of Error::code")];
         body.split('"')
@@ -221,7 +221,7 @@ mod tests {
             ERROR_CODES.iter().map(|c| c.to_string()).collect();
         assert_eq!(
             given, listed,
-            "ERROR_CODES (contract.rs) and Error::code (error.rs) disagree"
+            "ERROR_CODES (contract/mod.rs) and Error::code (error/mod.rs) disagree"
         );
     }
 

@@ -1,8 +1,14 @@
 //! One error type for the core, with a stable machine code per variant ([`Error::code`]) that the
 //! CLI (`--json`) and the desktop UI branch on. Messages are for people and never contain secrets.
 
+mod message;
+mod remedy;
+
+pub use remedy::Remedy;
+
 use crate::failure::{self, Verdict};
 use crate::msid::OAuthError;
+use message::{holder_hint, identity_message, retry_hint};
 use std::time::Duration;
 
 /// Result alias of the core.
@@ -310,140 +316,7 @@ pub enum Error {
     },
 }
 
-fn holder_hint(holder: &Option<String>) -> String {
-    match holder {
-        Some(h) => format!(" (held by {h})"),
-        None => String::new(),
-    }
-}
-
-fn retry_hint(retry_after: &Option<Duration>) -> String {
-    match retry_after {
-        Some(d) => format!(" (retry after {} s)", d.as_secs()),
-        None => String::new(),
-    }
-}
-
-fn identity_message(
-    error: &OAuthError,
-    aadsts: &Option<u32>,
-    description: &Option<String>,
-) -> String {
-    let plain = match error {
-        OAuthError::AuthorizationDeclined | OAuthError::AccessDenied => {
-            "the sign-in was declined".to_string()
-        }
-        OAuthError::ExpiredToken => "the sign-in code expired before it was used".to_string(),
-        OAuthError::BadVerificationCode => {
-            "Microsoft did not recognise the sign-in code".to_string()
-        }
-        OAuthError::InvalidGrant => match aadsts {
-            Some(53003) => "access was blocked by a Conditional Access policy of the tenant".into(),
-            _ => "Microsoft refused the grant".into(),
-        },
-        OAuthError::InteractionRequired => {
-            "Microsoft needs you to sign in interactively again".into()
-        }
-        OAuthError::ConsentRequired => "Microsoft needs consent for the requested access".into(),
-        OAuthError::InvalidClient | OAuthError::UnauthorizedClient => {
-            "Microsoft refused the client id".into()
-        }
-        OAuthError::InvalidScope => "Microsoft refused the requested scope".into(),
-        other => format!("Microsoft answered '{other}'"),
-    };
-    let mut out = plain;
-    if let Some(code) = aadsts {
-        out.push_str(&format!(" (AADSTS{code})"));
-    }
-    if let Some(first) = description.as_deref().and_then(|d| d.lines().next()) {
-        // "AADSTS53003: Access has been blocked…": the code is already shown once.
-        let first = match first.trim().strip_prefix("AADSTS") {
-            Some(rest) => rest
-                .trim_start_matches(|c: char| c.is_ascii_digit())
-                .trim_start_matches(':')
-                .trim(),
-            None => first.trim(),
-        };
-        if !first.is_empty() {
-            out.push_str(": ");
-            out.push_str(first);
-        }
-    }
-    out
-}
-
-/// What kind of fix a failure needs, in no face's words: the CLI says it as a command, the window
-/// as a button or a sentence ([`Error::remedy`]). Messages themselves only say what went wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Remedy {
-    /// Name one of the saved tenants.
-    PickSavedTenant,
-    /// Name a tenant or choose which one is active.
-    ChooseActiveTenant,
-    /// Check the server's certificate and trust it: pin it, or trust the authority that issued it.
-    TrustServerCertificate,
-    /// The server presents another certificate than the pinned one: find out why; if it was
-    /// renewed on purpose, trust the new one.
-    ReviewChangedCertificate,
-    /// Sign in again (a new Microsoft sign-in).
-    SignIn,
-    /// Sign in with the browser method instead of a device code (the tenant's policy blocks
-    /// device codes).
-    UseBrowserSignIn,
-    /// Check the VBM365 server's set-up for the organization (the message lists the likely
-    /// causes).
-    CheckServerSetup,
-    /// Start an OS keyring (a Secret Service) or keep secrets in a plain file on purpose.
-    StartKeyring,
-    /// Unlock the OS keyring.
-    UnlockKeyring,
-    /// Clear the unreadable vault (sign out of every tenant), then sign in again.
-    ResetVault,
-    /// Nothing to change: try again later (the stored tokens were kept).
-    RetryLater,
-    /// Check the address, that the server runs, the network and any proxy.
-    CheckConnection,
-    /// Make the file or directory named in the message private to its user.
-    FixPermissions,
-    /// Correct or remove what the message names in the configuration file.
-    FixConfig,
-}
-
 impl Error {
-    /// The kind of fix this failure needs, if the user can do something about it.
-    pub fn remedy(&self) -> Option<Remedy> {
-        Some(match self {
-            Error::TenantNotFound(_) => Remedy::PickSavedTenant,
-            Error::NoActiveTenant => Remedy::ChooseActiveTenant,
-            Error::SignInRequired { .. }
-            | Error::DeviceCodeExpired
-            | Error::Identity {
-                error: OAuthError::ExpiredToken | OAuthError::AuthorizationDeclined,
-                ..
-            } => Remedy::SignIn,
-            Error::DeviceCodeBlocked { .. } => Remedy::UseBrowserSignIn,
-            Error::StateMismatch | Error::BrowserSignInTimedOut { .. } => Remedy::SignIn,
-            Error::ExchangeRefused { .. }
-            | Error::OperatorRefused { .. }
-            | Error::OperatorAuthDisabled { .. } => Remedy::CheckServerSetup,
-            Error::PinMismatch { .. } => Remedy::ReviewChangedCertificate,
-            Error::CertificateNotProbed { .. } => Remedy::TrustServerCertificate,
-            Error::UntrustedCertificate { .. } => Remedy::TrustServerCertificate,
-            Error::KeyringUnavailable(_) | Error::KeyringTimeout(_) => Remedy::StartKeyring,
-            Error::KeyringLocked(_) => Remedy::UnlockKeyring,
-            Error::VaultKeyMissing | Error::VaultCorrupt { .. } => Remedy::ResetVault,
-            Error::UnsafeFile { .. } => Remedy::FixPermissions,
-            Error::ConfigCorrupt { .. } => Remedy::FixConfig,
-            Error::Network { .. } | Error::Timeout { .. } => Remedy::CheckConnection,
-            Error::TokensKept { .. } | Error::ServerFailure { .. } | Error::LockTimeout { .. } => {
-                Remedy::RetryLater
-            }
-            _ => return None,
-        })
-    }
-
     /// A stable, machine-readable code (snake case) for the UI and `--json` output.
     pub fn code(&self) -> &'static str {
         match self {
