@@ -8,6 +8,7 @@
 //! `token --json` document, borrows the access token the script asked for. Times are RFC 3339 in
 //! UTC with whole seconds (`2026-11-27T13:00:00Z`).
 
+mod commands;
 mod signin;
 mod tenants;
 mod window;
@@ -158,26 +159,9 @@ pub mod app_code {
 }
 
 /// The commands the desktop app's window may invoke: registered with Tauri, in the permission
-/// manifest and the capability, and no others (the app's contract test checks all four).
-pub const APP_COMMANDS: &[&str] = &[
-    "get_state",
-    "add_tenant",
-    "update_tenant",
-    "remove_tenant",
-    "switch_tenant",
-    "probe_certificate",
-    "pin_certificate",
-    "remove_trust",
-    "start_sign_in",
-    "cancel_sign_in",
-    "open_sign_in_page",
-    "copy_user_code",
-    "refresh_now",
-    "copy_token",
-    "test_connection",
-    "sign_out",
-    "set_settings",
-];
+/// manifest and the capability, and no others (the app's contract test checks all four). The list
+/// is in `commands.rs`, which the app's build script includes to generate the permissions.
+pub const APP_COMMANDS: &[&str] = commands::APP_COMMANDS;
 
 #[cfg(test)]
 mod tests {
