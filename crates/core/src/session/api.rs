@@ -87,9 +87,33 @@ impl Engine {
         let cfg = self.config()?;
         let profile = cfg.resolve(name)?.clone();
         let url = target_url(&profile, &req.target, &req.query)?;
-        let token = self.token(Some(&profile.name), req.min_valid).await?;
-        self.api_with(&profile, token, url, method, headers, req)
+        // The HTTP client (TLS set-up reads the system's CAs) is built on another thread while
+        // the token is read (a keyring call waits on D-Bus): both at once.
+        let warm = self.clients.get().is_none().then(|| {
+            let timeouts = self.timeouts;
+            tokio::task::spawn_blocking(move || Http::new(timeouts, &[]))
+        });
+        let token = self.token(Some(&profile.name), req.min_valid).await;
+        if let Some(w) = warm {
+            if let Ok(Ok(http)) = w.await {
+                self.adopt(http)?;
+            }
+        }
+        self.api_with(&profile, token?, url, method, headers, req)
             .await
+    }
+
+    /// Takes `http` as the engine's client unless one was set up meanwhile.
+    fn adopt(&self, http: Http) -> Result<()> {
+        if self.clients.get().is_none() {
+            apply_trust(&http, &self.store.load()?);
+            let _ = self.clients.set(Clients {
+                ms: IdentityClient::new(http.clone()),
+                vbm: VbmClient::new(http.clone()),
+                http,
+            });
+        }
+        Ok(())
     }
 
     /// [`Engine::api`] with the tenant, its token and the request's parts already checked.
