@@ -480,7 +480,7 @@ mod tests {
             "http://vbm.example:4443/v8/Jobs",
             "",
             "Jobs x",
-            "Jobs\n",
+            "Jobs\n?x=1",
         ] {
             let e = target_url(&p, bad, &[]).unwrap_err();
             assert_eq!(e.code(), "invalid_input", "{bad:?}");
