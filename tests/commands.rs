@@ -41,7 +41,10 @@ fn add_switch_and_remove_tenants_through_ipc() {
     let t = &s["tenants"][0];
     assert_eq!(t["state"], "signed_out");
     assert_eq!(t["api_version"], "v7");
-    assert_eq!(t["authority"], "https://login.microsoftonline.us", "as people write it");
+    assert_eq!(
+        t["authority"], "https://login.microsoftonline.us",
+        "as people write it"
+    );
     let s = call(&w, "add_tenant", form("fabrikam.onmicrosoft.com")).expect("add");
     assert_eq!(
         names(&s),

@@ -9,11 +9,9 @@
 
 mod sources;
 
-use sources::{
-    allowed_commands, error_titles, manifest_commands, registered_commands, ui_invokes,
-};
-use vbm365_auth_core::contract;
+use sources::{allowed_commands, error_titles, manifest_commands, registered_commands, ui_invokes};
 use std::collections::BTreeSet;
+use vbm365_auth_core::contract;
 
 /// The items of `want` missing from `have`, as a sorted list.
 fn missing<'a>(want: &'a BTreeSet<String>, have: &BTreeSet<String>) -> Vec<&'a str> {
@@ -27,7 +25,10 @@ fn missing<'a>(want: &'a BTreeSet<String>, have: &BTreeSet<String>) -> Vec<&'a s
 fn every_error_code_has_a_title_for_people_in_a_window() {
     // The codes of the JSON contract: the core's (checked against `Error::code` by the core's own
     // test) and the app's.
-    let core: BTreeSet<String> = contract::ERROR_CODES.iter().map(|c| c.to_string()).collect();
+    let core: BTreeSet<String> = contract::ERROR_CODES
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let app: BTreeSet<String> = contract::app_code::ALL
         .iter()
         .map(|c| c.to_string())

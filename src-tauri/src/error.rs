@@ -15,7 +15,10 @@ pub struct UiError(pub ErrorBody);
 impl UiError {
     /// An error with an app-level code (one of [`app_code::ALL`], not one of the core's).
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        debug_assert!(app_code::ALL.contains(&code), "{code} is not in app_code::ALL");
+        debug_assert!(
+            app_code::ALL.contains(&code),
+            "{code} is not in app_code::ALL"
+        );
         UiError(ErrorBody::new(code, message))
     }
 }

@@ -131,7 +131,12 @@ pub fn fail(io: &mut Io<'_>, e: &Error, json: bool) -> ExitCode {
     }
     if json {
         // Already failing: a stdout that cannot take the report changes nothing.
-        let _ = print_json(io, &Failure { error: error_body(e) });
+        let _ = print_json(
+            io,
+            &Failure {
+                error: error_body(e),
+            },
+        );
     }
     ExitCode::from(exit_code_of(e))
 }
@@ -142,7 +147,6 @@ pub fn print_json<T: Serialize + ?Sized>(io: &mut Io<'_>, v: &T) -> Result<()> {
     let value = serde_json::to_value(v).map_err(|e| Error::InvalidInput(e.to_string()))?;
     outln!(io, "{value}")
 }
-
 
 /// "in 42 min", "in 3 h 5 min", "2 min ago".
 pub fn relative(t: DateTime<Utc>) -> String {

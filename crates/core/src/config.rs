@@ -257,7 +257,10 @@ impl Config {
     /// A pin or a certificate authority is trusted for `host:port`.
     pub fn trusts_server(&self, host_port: &str) -> bool {
         !self.pins_for(host_port).is_empty()
-            || self.trusted_cas.get(host_port).is_some_and(|c| !c.is_empty())
+            || self
+                .trusted_cas
+                .get(host_port)
+                .is_some_and(|c| !c.is_empty())
     }
 
     /// SHA-256 (lowercase hex) of the CA certificates trusted for `host:port`.

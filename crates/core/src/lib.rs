@@ -32,12 +32,12 @@ pub mod trust;
 pub mod validate;
 pub mod vault;
 pub mod vbm;
-pub mod x509;
 mod wire;
+pub mod x509;
 
 pub use config::{ApiVersion, Config, TenantProfile};
-pub use role::{Role, SignInMethod};
 pub use error::{Error, Remedy, Result};
+pub use role::{Role, SignInMethod};
 pub use secret::{Assertion, DeviceCode, MsRefreshToken, Secret, VbmAccessToken, VbmRefreshToken};
 pub use session::{
     AccessToken, CaTrust, Engine, EngineOptions, PendingSignIn, RemovedTrust, SignInEvent,

@@ -1,8 +1,6 @@
 //! `refresh [TENANT] | --all`: refresh tokens now.
 
-use crate::output::{
-    self, errln, print_json, relative, Io, EXIT_FAILURE, EXIT_SIGN_IN_REQUIRED,
-};
+use crate::output::{self, errln, print_json, relative, Io, EXIT_FAILURE, EXIT_SIGN_IN_REQUIRED};
 use std::process::ExitCode;
 use vbm365_auth_core::contract::{RefreshRow, TokenExpiry};
 use vbm365_auth_core::{Engine, Error, Result};

@@ -4,7 +4,9 @@ use super::NO_TENANTS;
 use crate::output::{errln, outln, print_json, relative, Io};
 use std::process::ExitCode;
 use vbm365_auth_core::contract::StatusRow;
-use vbm365_auth_core::{Engine, Result, Role, SignInMethod, TenantProfile, TenantState, TenantStatus};
+use vbm365_auth_core::{
+    Engine, Result, Role, SignInMethod, TenantProfile, TenantState, TenantStatus,
+};
 
 pub fn run(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
     let rows = engine.status()?;

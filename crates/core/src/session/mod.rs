@@ -9,29 +9,29 @@
 //! holds the engine itself, its options and the locks every topic shares.
 
 mod api;
-mod check;
-mod transfer;
-mod certs;
 mod browser;
+mod certs;
+mod check;
 mod exchange;
 mod refresh;
 mod signin;
 mod signout;
 mod status;
 mod tenants;
+mod transfer;
 
-use signin::remembered;
-pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
-pub use signin::PendingSignIn;
 pub use api::{ApiRequest, ApiResponse};
+pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
+pub use certs::{CaTrust, RemovedTrust};
 pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
+use signin::remembered;
+pub use signin::PendingSignIn;
+use tenants::same_endpoints;
+pub use tenants::TenantUpdate;
 pub use transfer::{
     authority, ImportReport, InvalidEntry, TenantEntry, TenantFile, TENANT_FILE_FORMAT,
     TENANT_FILE_VERSION,
 };
-pub use certs::{CaTrust, RemovedTrust};
-use tenants::same_endpoints;
-pub use tenants::TenantUpdate;
 
 use crate::config::{Config, ConfigStore, TenantProfile};
 use crate::error::{Error, Result};

@@ -132,17 +132,13 @@ impl Engine {
         let data = vault.load()?;
         let profiles = cfg.tenants.iter().filter(|t| locked.contains(&t.name));
         let (mut out, jobs) = plan_batch(profiles, &data, only_expiring_within);
-        out.extend(self.renew_batch(&vault, jobs).await?);
+        out.extend(self.renew_batch(vault, jobs).await?);
         Ok(out)
     }
 
     /// Renews `jobs` concurrently; a committer stores whatever has finished in one vault write
     /// (group commit), so 1,000 tenants cost a few dozen writes, not 1,000.
-    async fn renew_batch<'p>(
-        &self,
-        vault: &Vault,
-        jobs: Vec<(&'p TenantProfile, TenantSecrets)>,
-    ) -> Result<Vec<(String, Result<AccessToken>)>> {
+    async fn renew_batch(&self, vault: &Vault, jobs: Renewals<'_>) -> Result<Outcomes> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let produce = futures::stream::iter(jobs)
             .map(|(profile, entry)| async move {
@@ -182,6 +178,11 @@ impl Engine {
     }
 }
 
+/// Each tenant's outcome of a batch refresh, by name.
+type Outcomes = Vec<(String, Result<AccessToken>)>;
+/// The renewals a batch refresh makes: each tenant with its stored secrets.
+type Renewals<'p> = Vec<(&'p TenantProfile, TenantSecrets)>;
+
 /// What a batch refresh does with each tenant: the outcomes known without a request (sign-in
 /// required, still valid long enough) and the renewals to make (VBM365 refresh or silent
 /// re-sign-in). Signed-out tenants are left out.
@@ -189,10 +190,7 @@ fn plan_batch<'p>(
     profiles: impl Iterator<Item = &'p TenantProfile>,
     data: &VaultData,
     only_expiring_within: Option<Duration>,
-) -> (
-    Vec<(String, Result<AccessToken>)>,
-    Vec<(&'p TenantProfile, TenantSecrets)>,
-) {
+) -> (Outcomes, Renewals<'p>) {
     let mut out = Vec::new();
     let mut jobs = Vec::new();
     for profile in profiles {

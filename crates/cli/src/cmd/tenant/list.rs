@@ -1,16 +1,20 @@
 //! `tenant list [--json]`: the saved tenants, the active one marked.
 
+use super::super::status::suffix;
 use super::super::NO_TENANTS;
 use crate::output::{errln, outln, print_json, Io};
 use std::process::ExitCode;
 use vbm365_auth_core::contract::TenantRow;
-use super::super::status::suffix;
 use vbm365_auth_core::{Config, Engine, Result, TenantProfile};
 
 pub fn run(engine: &Engine, json: bool, io: &mut Io<'_>) -> Result<ExitCode> {
     let cfg = engine.config()?;
     if json {
-        let rows: Vec<TenantRow> = cfg.tenants.iter().map(|t| TenantRow::new(&cfg, t)).collect();
+        let rows: Vec<TenantRow> = cfg
+            .tenants
+            .iter()
+            .map(|t| TenantRow::new(&cfg, t))
+            .collect();
         print_json(io, &rows)?;
     } else if cfg.tenants.is_empty() {
         errln!(io, "{NO_TENANTS}");
