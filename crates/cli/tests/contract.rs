@@ -118,7 +118,11 @@ async fn status_shapes_for_every_state() {
     assert_eq!(rows.len(), 2);
     for r in rows {
         let keys: Vec<_> = r.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["active", "expires_at", "server", "state", "tenant"]);
+        assert_eq!(
+            keys,
+            ["active", "expires_at", "role", "server", "state", "tenant"]
+        );
+        assert_eq!(r["role"], "organization");
     }
     assert_eq!(rows[0]["state"], "signed_in");
     assert_eq!(rows[0]["server"], env.emu.vbm_url());

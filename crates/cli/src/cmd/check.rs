@@ -4,9 +4,8 @@
 
 use super::NO_TENANTS;
 use crate::output::{errln, outln, print_json, relative, Io, EXIT_FAILURE};
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
 use std::process::ExitCode;
+use vbm365_auth_core::contract::{check_code, CheckRow};
 use vbm365_auth_core::session::{Problem, TenantCheck, TrustKind};
 use vbm365_auth_core::{Engine, Remedy, Result};
 
@@ -18,8 +17,8 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let checks = engine.check(tenant).await?;
     if json {
-        let rows: Vec<Value> = checks.iter().map(row_json).collect();
-        print_json(io, &Value::Array(rows))?;
+        let rows: Vec<CheckRow> = checks.iter().map(row_json).collect();
+        print_json(io, &rows)?;
     } else if checks.is_empty() {
         errln!(io, "{NO_TENANTS}");
     }
@@ -40,10 +39,6 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 /// What to do about a problem, as a command or an action.
 pub fn fix(c: &TenantCheck, p: &Problem) -> Option<String> {
     let t = &c.profile.name;
@@ -54,10 +49,10 @@ pub fn fix(c: &TenantCheck, p: &Problem) -> Option<String> {
         _ => "renew the server's certificate".into(),
     };
     Some(match (p.code.as_str(), p.remedy) {
-        ("clock_skew", _) => {
+        (check_code::CLOCK_SKEW, _) => {
             "synchronize the clocks of this computer and of the VBM365 server (NTP)".into()
         }
-        ("certificate_expired" | "certificate_expiring", _) => renew,
+        (check_code::CERTIFICATE_EXPIRED | check_code::CERTIFICATE_EXPIRING, _) => renew,
         (_, Some(Remedy::SignIn)) => format!("sign in with `vbm365-auth login {t}`"),
         (_, Some(Remedy::TrustServerCertificate)) => format!(
             "check the certificate and pin it with `vbm365-auth tenant trust {t}`, or trust its CA with `--ca-file <PEM>`"
@@ -76,39 +71,13 @@ pub fn fix(c: &TenantCheck, p: &Problem) -> Option<String> {
     })
 }
 
-fn row_json(c: &TenantCheck) -> Value {
-    let problems: Vec<Value> = c
-        .problems
-        .iter()
-        .map(|p| {
-            let mut v =
-                json!({"check": p.check, "code": p.code, "message": p.message, "fatal": p.fatal});
-            if let Some(h) = fix(c, p) {
-                v["hint"] = h.into();
-            }
-            v
-        })
-        .collect();
-    json!({
-        "tenant": c.profile.name,
-        "active": c.active,
-        "server": c.profile.server.as_str().trim_end_matches('/'),
-        "api_version": c.profile.api_version.as_str(),
-        "ok": c.passed(),
-        "skipped": c.skipped,
-        "server_version": c.server_version,
-        "organization": c.organization,
-        "user": c.user,
-        "token_expires_at": c.token_expires_at.map(time),
-        "certificate": c.certificate.as_ref().map(|k| json!({
-            "trust": k.trust,
-            "sha256": k.sha256,
-            "expires_at": k.expires_at.map(time),
-            "days_left": k.days_left,
-        })),
-        "clock_skew_seconds": c.clock_skew_secs,
-        "problems": problems,
-    })
+/// The contract's row, with the CLI's wording of each fix.
+fn row_json(c: &TenantCheck) -> CheckRow {
+    let mut row = CheckRow::from(c);
+    for (shown, p) in row.problems.iter_mut().zip(&c.problems) {
+        shown.hint = fix(c, p);
+    }
+    row
 }
 
 fn block(c: &TenantCheck, io: &mut Io<'_>) -> Result<()> {
@@ -137,7 +106,7 @@ fn block(c: &TenantCheck, io: &mut Io<'_>) -> Result<()> {
         outln!(
             io,
             "  token        valid until {} ({})",
-            time(t),
+            vbm365_auth_core::contract::rfc3339(t),
             relative(t)
         )?;
     }

@@ -8,14 +8,17 @@
 //! `token --json` document, borrows the access token the script asked for. Times are RFC 3339 in
 //! UTC with whole seconds (`2026-11-27T13:00:00Z`).
 
+mod check;
 mod commands;
 mod signin;
 mod tenants;
 mod window;
 
+pub use check::{check_code, CertificateRow, CheckProblem, CheckRow};
 pub use signin::{LoginEvent, SignInProgress, SignInProgressEvent, SignInStarted};
 pub use tenants::{
-    RefreshRow, StatusRow, TenantRow, TenantSettings, TenantView, TokenExpiry, TokenOutput,
+    ImportReport, InvalidEntry, RefreshRow, StatusRow, TenantRow, TenantSettings, TenantView,
+    TokenExpiry, TokenOutput,
 };
 pub use window::{DesktopSettings, Snapshot, TrustInfo};
 

@@ -184,3 +184,29 @@ pub struct RefreshRow {
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
 }
+
+// ----- import ------------------------------------------------------------------------------------
+
+/// An entry an import could not take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidEntry {
+    /// 1-based position in the file.
+    pub entry: usize,
+    /// Its name, when it has a readable one.
+    pub tenant: Option<String>,
+    /// Stable code of the problem ([`Error::code`]).
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Tenants added.
+    pub added: Vec<String>,
+    /// Entries equal to a tenant already saved (nothing to do).
+    pub unchanged: Vec<String>,
+    /// Entries with problems: none were added when there are any, unless skipping was asked for.
+    pub invalid: Vec<InvalidEntry>,
+}

@@ -6,6 +6,7 @@
 
 use super::api::{headers, method, target_url};
 use super::*;
+use crate::contract::check_code;
 use crate::error::Remedy;
 use crate::session::{ApiRequest, ApiResponse};
 use crate::text;
@@ -208,7 +209,7 @@ impl Engine {
             Ok(r) => {
                 c.problems.push(Problem {
                     check,
-                    code: "http_error".into(),
+                    code: check_code::HTTP_ERROR.into(),
                     message: format!(
                         "GET /{}/{path} answered HTTP {}: {}",
                         c.profile.api_version,
@@ -258,7 +259,7 @@ fn certificate(
         if t <= Utc::now() {
             problems.push(Problem {
                 check: "certificate",
-                code: "certificate_expired".into(),
+                code: check_code::CERTIFICATE_EXPIRED.into(),
                 message: format!("the server's certificate expired on {when}"),
                 fatal: true,
                 remedy: None,
@@ -266,7 +267,7 @@ fn certificate(
         } else if days < CERTIFICATE_WARNING_DAYS {
             problems.push(Problem {
                 check: "certificate",
-                code: "certificate_expiring".into(),
+                code: check_code::CERTIFICATE_EXPIRING.into(),
                 message: format!("the server's certificate expires in {days} days ({when})"),
                 fatal: false,
                 remedy: None,
@@ -300,7 +301,7 @@ fn clock_skew(
         );
         problems.push(Problem {
             check: "clock",
-            code: "clock_skew".into(),
+            code: check_code::CLOCK_SKEW.into(),
             message: format!(
                 "the server's clock is {} min {} s {way} this computer's (more than {} min apart makes sign-ins fail)",
                 amount / 60,

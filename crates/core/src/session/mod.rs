@@ -20,6 +20,7 @@ mod status;
 mod tenants;
 mod transfer;
 
+pub use crate::contract::{ImportReport, InvalidEntry};
 pub use api::{ApiRequest, ApiResponse};
 pub use browser::{browser_timeout_from_env, BrowserSignIn, DEFAULT_BROWSER_TIMEOUT};
 pub use certs::{CaTrust, RemovedTrust};
@@ -28,10 +29,7 @@ use signin::remembered;
 pub use signin::PendingSignIn;
 use tenants::same_endpoints;
 pub use tenants::TenantUpdate;
-pub use transfer::{
-    authority, ImportReport, InvalidEntry, TenantEntry, TenantFile, TENANT_FILE_FORMAT,
-    TENANT_FILE_VERSION,
-};
+pub use transfer::{authority, TenantEntry, TenantFile, TENANT_FILE_FORMAT, TENANT_FILE_VERSION};
 
 use crate::config::{Config, ConfigStore, TenantProfile};
 use crate::error::{Error, Result};

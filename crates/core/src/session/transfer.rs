@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::config::{AUTHORITY_CHINA, AUTHORITY_GLOBAL, AUTHORITY_US_GOV};
+use crate::contract::{ImportReport, InvalidEntry};
 use crate::role::{Role, SignInMethod};
 use crate::text;
 use serde::Deserialize;
@@ -59,30 +60,6 @@ pub struct TenantFile {
     pub version: u32,
     /// The tenants.
     pub tenants: Vec<TenantEntry>,
-}
-
-/// An entry an import could not take.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InvalidEntry {
-    /// 1-based position in the file.
-    pub entry: usize,
-    /// Its name, when it has a readable one.
-    pub tenant: Option<String>,
-    /// Stable code of the problem ([`Error::code`]).
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ImportReport {
-    /// Tenants added.
-    pub added: Vec<String>,
-    /// Entries equal to a tenant already saved (nothing to do).
-    pub unchanged: Vec<String>,
-    /// Entries with problems: none were added when there are any, unless skipping was asked for.
-    pub invalid: Vec<InvalidEntry>,
 }
 
 impl Engine {

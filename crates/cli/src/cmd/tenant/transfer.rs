@@ -3,7 +3,6 @@
 //! checks are the core's ([`Engine::export_tenants`], [`Engine::import_tenants`]).
 
 use crate::output::{errln, print_json, Io, EXIT_FAILURE};
-use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
 use vbm365_auth_core::{Engine, Error, Result};
@@ -40,10 +39,7 @@ pub fn import(
         errln!(io, "{name}: entry {}{who}: {}", bad.entry, bad.message);
     }
     if json {
-        print_json(
-            io,
-            &json!({"added": report.added, "unchanged": report.unchanged, "invalid": report.invalid}),
-        )?;
+        print_json(io, &report)?;
     }
     if !applied {
         errln!(
