@@ -38,12 +38,8 @@ pub async fn run(cli: Cli, io: &mut Io<'_>) -> Result<ExitCode> {
 
 /// Runs one command on an open engine (warning first when its tokens are stored unencrypted).
 pub async fn execute(engine: &Engine, command: Command, io: &mut Io<'_>) -> Result<ExitCode> {
-    if command.touches_secrets() && engine.uses_plaintext_storage()? {
-        errln!(
-            io,
-            "warning: tokens are stored UNENCRYPTED in {} (VBM365_AUTH_STORAGE=file)",
-            engine.config_dir().join("secrets.json").display()
-        );
+    if command.touches_secrets() {
+        warn_if_plaintext(engine, io)?;
     }
     let pick = |named: Option<String>| chosen(engine, named);
     match command {
@@ -68,21 +64,20 @@ pub async fn execute(engine: &Engine, command: Command, io: &mut Io<'_>) -> Resu
         Command::Token {
             tenant,
             min_valid,
-            format: TokenFormat::Header,
-            json: false,
-        } => {
-            let min_valid = Duration::from_secs(min_valid);
-            env::header(engine, pick(tenant)?.as_deref(), min_valid, io).await
-        }
-        Command::Token {
-            tenant,
-            min_valid,
             json,
             format,
         } => {
-            let json = json || format == TokenFormat::Json;
+            let tenant = pick(tenant)?;
             let min_valid = Duration::from_secs(min_valid);
-            token::run(engine, pick(tenant)?.as_deref(), min_valid, json, io).await
+            match (format, json) {
+                (TokenFormat::Header, false) => {
+                    env::header(engine, tenant.as_deref(), min_valid, io).await
+                }
+                (format, json) => {
+                    let json = json || format == TokenFormat::Json;
+                    token::run(engine, tenant.as_deref(), min_valid, json, io).await
+                }
+            }
         }
         Command::Api(a) => api::run(engine, pick(a.tenant.clone())?.as_deref(), a, io).await,
         Command::Env {
@@ -105,6 +100,18 @@ pub async fn execute(engine: &Engine, command: Command, io: &mut Io<'_>) -> Resu
             logout::run(engine, tenant.as_deref(), all, io).await
         }
     }
+}
+
+/// Warns (stderr) when tokens are kept in a plain file.
+fn warn_if_plaintext(engine: &Engine, io: &mut Io<'_>) -> Result<()> {
+    if engine.uses_plaintext_storage()? {
+        errln!(
+            io,
+            "warning: tokens are stored UNENCRYPTED in {} (VBM365_AUTH_STORAGE=file)",
+            engine.config_dir().join("secrets.json").display()
+        );
+    }
+    Ok(())
 }
 
 /// The tenant a command works on: the one named, else the one `VBM365_AUTH_TENANT` selects for
