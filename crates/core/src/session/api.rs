@@ -9,13 +9,9 @@ use crate::http::{Exchange, Reply};
 use crate::text;
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST};
 use serde_json::Value;
-use std::collections::HashSet;
 
 /// Largest reply body accepted from the REST API (a page of 10,000 items fits).
 pub const MAX_API_BODY: usize = 256 * 1024 * 1024;
-/// Most pages `paginate` follows before it stops with an error (a server sending `next` forever).
-const MAX_PAGES: usize = 100_000;
-
 /// One request of `vbm365-auth api`.
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest {
@@ -66,7 +62,7 @@ impl ApiResponse {
 }
 
 /// The state of one `api` call: the token in use and whether the one forced refresh was spent.
-struct Call<'a> {
+pub(super) struct Call<'a> {
     engine: &'a Engine,
     tenant: String,
     token: VbmAccessToken,
@@ -140,13 +136,13 @@ impl Engine {
             let ex = call.send(&url).await?;
             return Ok(call.response(&url, ex, None, 1));
         }
-        paginate(&mut call, profile, url).await
+        super::paging::paginate(&mut call, profile, url).await
     }
 }
 
 impl Call<'_> {
     /// One request; on a 401, one forced refresh and one retry for the whole call.
-    async fn send(&mut self, url: &Url) -> Result<Exchange> {
+    pub(super) async fn send(&mut self, url: &Url) -> Result<Exchange> {
         let first = self.once(url).await?;
         if first.reply.status != 401 || self.refreshed {
             return Ok(first);
@@ -173,7 +169,7 @@ impl Call<'_> {
     }
 
     /// The response to hand out: `reply` with `body` in place of its own when given.
-    fn response(
+    pub(super) fn response(
         &self,
         url: &Url,
         ex: Exchange,
@@ -318,7 +314,7 @@ pub fn target_url(
 }
 
 /// `u` if it is on the tenant's server (scheme, host and port); the token goes nowhere else.
-fn same_origin(profile: &TenantProfile, u: Url) -> Result<Url> {
+pub(super) fn same_origin(profile: &TenantProfile, u: Url) -> Result<Url> {
     if u.origin() == profile.server.origin() {
         return Ok(u);
     }
@@ -330,106 +326,9 @@ fn same_origin(profile: &TenantProfile, u: Url) -> Result<Url> {
     )))
 }
 
-/// Requests every page of a collection from `url` on, gathering the items in one array.
-async fn paginate(call: &mut Call<'_>, profile: &TenantProfile, url: Url) -> Result<ApiResponse> {
-    let mut items: Vec<Value> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut next = Some(url);
-    let mut pages = 0;
-    while let Some(url) = next.take() {
-        if !seen.insert(url.to_string()) || pages >= MAX_PAGES {
-            return Err(bad_page(
-                pages + 1,
-                "the server's next page repeats an earlier one",
-            ));
-        }
-        let ex = call.send(&url).await?;
-        pages += 1;
-        if !(200..300).contains(&ex.reply.status) {
-            return Ok(call.response(&url, ex, None, pages));
-        }
-        let value: Value = serde_json::from_slice(&ex.reply.body)
-            .map_err(|_| bad_page(pages, "the reply is not JSON"))?;
-        match value {
-            Value::Array(a) if pages == 1 || a.is_empty() => items.extend(a),
-            Value::Object(mut page) if page.get("results").is_some_and(Value::is_array) => {
-                next = next_page(profile, &url, &page)?;
-                if let Some(Value::Array(a)) = page.remove("results") {
-                    items.extend(a);
-                }
-            }
-            other if pages == 1 => {
-                // Not a collection: nothing to page through.
-                let _ = other;
-                return Ok(call.response(&url, ex, None, 1));
-            }
-            _ => return Err(bad_page(pages, "the reply is not a page of results")),
-        }
-        if next.is_none() {
-            let body =
-                serde_json::to_vec(&Value::Array(std::mem::take(&mut items))).unwrap_or_default();
-            return Ok(call.response(&url, ex, Some(body), pages));
-        }
-    }
-    Err(bad_page(pages, "no page was requested"))
-}
-
-fn bad_page(n: usize, what: &str) -> Error {
-    Error::BadResponse {
-        service: "the VBM365 server",
-        detail: format!("page {n}: {what}"),
-    }
-}
-
-/// The page after `page` (requested at `url`): `_links.next` when the page has links; without
-/// links, the next `offset` when this page was full.
-fn next_page(
-    profile: &TenantProfile,
-    url: &Url,
-    page: &serde_json::Map<String, Value>,
-) -> Result<Option<Url>> {
-    if let Some(links) = page.get("_links").and_then(Value::as_object) {
-        let Some(href) = links
-            .get("next")
-            .and_then(|n| n.get("href"))
-            .and_then(Value::as_str)
-        else {
-            return Ok(None);
-        };
-        let next = profile
-            .server
-            .join(href)
-            .map_err(|e| bad_page(0, &format!("bad next link: {e}")))?;
-        return same_origin(profile, next).map(Some);
-    }
-    let n = |k: &str| page.get(k).and_then(Value::as_u64);
-    let count = page
-        .get("results")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len) as u64;
-    match (n("offset"), n("limit")) {
-        (Some(offset), Some(limit)) if limit > 0 && count >= limit => {
-            let mut next = url.clone();
-            let others: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(k, _)| {
-                    !k.eq_ignore_ascii_case("offset") && !k.eq_ignore_ascii_case("limit")
-                })
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            next.query_pairs_mut()
-                .clear()
-                .extend_pairs(others)
-                .append_pair("offset", &(offset + count).to_string())
-                .append_pair("limit", &limit.to_string());
-            Ok(Some(next))
-        }
-        _ => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::paging::next_page;
     use super::*;
     use crate::config::ApiVersion;
 

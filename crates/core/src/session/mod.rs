@@ -13,6 +13,7 @@ mod browser;
 mod certs;
 mod check;
 mod exchange;
+mod paging;
 mod refresh;
 mod signin;
 mod signout;
