@@ -5,6 +5,7 @@
 //! it. Runs inside the Secret Service session of `scripts/with-keyring`; the desktop app figures
 //! (issue 3, [`desktop`]) also need an X display (`scripts/bench` runs it under Xvfb).
 
+mod browser;
 mod desktop;
 mod scripts;
 mod soak;
@@ -29,7 +30,7 @@ struct Row {
 
 /// Groups of figures; `vbm365-bench [GROUP…]` runs only those named (all but the 10-minute
 /// `soak` when none is).
-const GROUPS: [&str; 5] = ["cli", "start", "memory", "signin", "soak"];
+const GROUPS: [&str; 6] = ["cli", "start", "memory", "signin", "browser", "soak"];
 
 /// Whether the figures of `group` were asked for on the command line.
 fn wanted(group: &str) -> bool {
@@ -60,6 +61,9 @@ fn main() {
     } else {
         Vec::new()
     };
+    if wanted("browser") {
+        rows.extend(rt.block_on(browser::rows(&emu)));
+    }
     if ["start", "memory", "signin"].iter().any(|g| wanted(g)) {
         rows.extend(desktop::rows(&emu, &rt));
     }
