@@ -7,6 +7,16 @@
 //! `config.json` can redirect where tokens go. Files are never written through a symbolic link: an
 //! atomic replace would turn the link into a plain file, so a link is refused with a message. (On
 //! Windows the files inherit the ACLs of the user's profile directory.)
+//!
+//! Windows differs in three ways, handled here:
+//! - a file that another program holds open without `FILE_SHARE_DELETE` (an antivirus scanner, the
+//!   search indexer, a backup agent) cannot be replaced for a moment: the replace is retried for up
+//!   to [`REPLACE_RETRY`] on a sharing violation, then fails naming the file;
+//! - the replace is `MoveFileExW` with `MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH` (it
+//!   returns once the rename is on disk, as the directory fsync makes it on Unix), and a read-only
+//!   file stays read-only, as a stricter mode stays on Unix;
+//! - byte-range locks are mandatory there, so a lock on the whole file would keep everyone else from
+//!   reading who holds it: the lock covers one byte far beyond the end of the file instead.
 
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
@@ -61,7 +71,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(path, e))?;
     }
+    #[cfg(not(windows))]
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    #[cfg(windows)]
+    windows::replace(tmp, path)?;
     #[cfg(unix)]
     if let Ok(d) = File::open(dir) {
         // Makes the rename itself durable; failure here does not undo the replace.
@@ -189,7 +202,11 @@ impl FileLock {
     /// Takes the lock if it is free and writes who holds it into the lock file (pid and command),
     /// for the message another process shows when it gives up waiting.
     fn try_take(file: &File, path: &Path) -> Result<Option<FileLock>> {
-        match file.try_lock() {
+        #[cfg(not(windows))]
+        let taken = file.try_lock();
+        #[cfg(windows)]
+        let taken = windows::try_lock(file);
+        match taken {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
@@ -295,7 +312,165 @@ fn open_lock_file(path: &Path) -> Result<File> {
 
 impl Drop for FileLock {
     fn drop(&mut self) {
+        #[cfg(not(windows))]
         let _ = self.file.unlock();
+        #[cfg(windows)]
+        windows::unlock(&self.file);
+    }
+}
+
+/// How long a replace that Windows refuses with a sharing violation is retried (another program
+/// has the file open without `FILE_SHARE_DELETE`; scanners and indexers let go within moments).
+pub const REPLACE_RETRY: Duration = Duration::from_secs(5);
+
+#[cfg(windows)]
+mod windows {
+    //! The Windows side of [`super::write_atomic`] and [`super::FileLock`].
+
+    use super::REPLACE_RETRY;
+    use crate::error::{Error, Result};
+    use std::fs::File;
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::AsRawHandle;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+    use windows_sys::Win32::Foundation::{
+        ERROR_ACCESS_DENIED, ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION, HANDLE,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{
+        LockFileEx, MoveFileExW, UnlockFileEx, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
+        MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
+    };
+    use windows_sys::Win32::System::IO::OVERLAPPED;
+
+    /// The locked byte: far past any lock file's end (Windows allows locking beyond the end), so
+    /// the holder's description at the start stays readable to the processes that wait.
+    const LOCK_OFFSET: u64 = 1 << 62;
+
+    fn overlapped_at(offset: u64) -> OVERLAPPED {
+        // SAFETY: OVERLAPPED is plain data; all zeroes is its documented initial state.
+        let mut o: OVERLAPPED = unsafe { std::mem::zeroed() };
+        o.Anonymous.Anonymous.Offset = offset as u32;
+        o.Anonymous.Anonymous.OffsetHigh = (offset >> 32) as u32;
+        o
+    }
+
+    /// Takes the lock without waiting: `WouldBlock` when another handle holds it.
+    pub(super) fn try_lock(file: &File) -> std::result::Result<(), std::fs::TryLockError> {
+        let mut o = overlapped_at(LOCK_OFFSET);
+        // SAFETY: a valid, open handle of `file`; `o` outlives the call, which does not return
+        // before it completes (LOCKFILE_FAIL_IMMEDIATELY on a handle opened for synchronous I/O).
+        let ok = unsafe {
+            LockFileEx(
+                file.as_raw_handle() as HANDLE,
+                LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+                0,
+                1,
+                0,
+                &mut o,
+            )
+        };
+        if ok != 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(ERROR_LOCK_VIOLATION as i32) {
+            Err(std::fs::TryLockError::WouldBlock)
+        } else {
+            Err(std::fs::TryLockError::Error(e))
+        }
+    }
+
+    /// Releases the lock (closing the last handle would release it too).
+    pub(super) fn unlock(file: &File) {
+        let mut o = overlapped_at(LOCK_OFFSET);
+        // SAFETY: as in `try_lock`.
+        unsafe {
+            UnlockFileEx(file.as_raw_handle() as HANDLE, 0, 1, 0, &mut o);
+        }
+    }
+
+    fn wide(p: &Path) -> Vec<u16> {
+        p.as_os_str().encode_wide().chain(Some(0)).collect()
+    }
+
+    /// Moves `from` over `to` and returns once the rename is on disk.
+    pub(super) fn move_over(from: &Path, to: &Path) -> std::io::Result<()> {
+        let (from_w, to_w) = (wide(from), wide(to));
+        // SAFETY: both are NUL-terminated UTF-16 strings that outlive the call.
+        let ok = unsafe {
+            MoveFileExW(
+                from_w.as_ptr(),
+                to_w.as_ptr(),
+                MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
+            )
+        };
+        if ok != 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    /// Another program has the file open in a way that keeps it from being replaced right now.
+    pub(super) fn is_sharing_violation(e: &std::io::Error) -> bool {
+        [
+            ERROR_SHARING_VIOLATION,
+            ERROR_LOCK_VIOLATION,
+            ERROR_ACCESS_DENIED,
+        ]
+        .iter()
+        .any(|&c| e.raw_os_error() == Some(c as i32))
+    }
+
+    /// Replaces `path` by the written and flushed temporary file, retrying sharing violations
+    /// for up to [`REPLACE_RETRY`] (10 ms, doubling up to 200 ms). A read-only `path` is replaced
+    /// and the new file made read-only. On failure the old file is left as it was and the
+    /// temporary file is removed.
+    pub(super) fn replace(tmp: tempfile::TempPath, path: &Path) -> Result<()> {
+        // `keep` clears the temporary attribute tempfile gives the file; from here on it is ours
+        // to remove.
+        let tmp = tmp.keep().map_err(|e| Error::io(path, e.error))?;
+        let read_only = std::fs::metadata(path)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(false);
+        let set_read_only = |p: &Path, on: bool| -> std::io::Result<()> {
+            let mut perms = std::fs::metadata(p)?.permissions();
+            perms.set_readonly(on);
+            std::fs::set_permissions(p, perms)
+        };
+        let result = (|| {
+            if read_only {
+                set_read_only(path, false)?;
+            }
+            let start = Instant::now();
+            let mut pause = Duration::from_millis(10);
+            loop {
+                match move_over(&tmp, path) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if is_sharing_violation(&e) && start.elapsed() < REPLACE_RETRY => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        })();
+        match result {
+            Ok(()) => {
+                if read_only {
+                    set_read_only(path, true).map_err(|e| Error::io(path, e))?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                if read_only {
+                    let _ = set_read_only(path, true);
+                }
+                Err(Error::io(path, e))
+            }
+        }
     }
 }
 
@@ -366,6 +541,129 @@ mod tests {
         // No temporary files left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    /// Paths as Windows users have them: spaces and letters outside ASCII in the user name.
+    #[tokio::test]
+    async fn files_and_locks_work_under_a_path_with_spaces_and_non_ascii_letters() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root
+            .path()
+            .join("Jürgen Ødegård")
+            .join("App Data")
+            .join("vbm365-auth");
+        let p = dir.join("config.json");
+        write_atomic(&p, "{\"name\":\"Zoë\"}".as_bytes()).unwrap();
+        write_atomic(&p, "{\"name\":\"Zoë 2\"}".as_bytes()).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"name\":\"Zoë 2\"}");
+        assert_eq!(
+            read_optional(&p).unwrap().unwrap(),
+            "{\"name\":\"Zoë 2\"}".as_bytes()
+        );
+        let lock_path = dir.join("locks").join("config.lock");
+        let held = FileLock::acquire(&lock_path, "the config lock", Duration::from_secs(1))
+            .await
+            .unwrap();
+        let e =
+            FileLock::acquire_blocking(&lock_path, "the config lock", Duration::from_millis(30))
+                .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
+        drop(held);
+        FileLock::acquire_blocking(&lock_path, "the config lock", Duration::from_millis(30))
+            .unwrap();
+    }
+
+    /// A program that opened the file without `FILE_SHARE_DELETE` (a scanner, the indexer) keeps
+    /// Windows from replacing it; the replace waits until it lets go.
+    #[cfg(windows)]
+    #[test]
+    fn a_replace_waits_for_a_program_that_holds_the_file_open() {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_SHARE_READ: u32 = 1;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vault.bin");
+        write_atomic(&p, b"one").unwrap();
+        let scanner = OpenOptions::new()
+            .read(true)
+            .share_mode(FILE_SHARE_READ)
+            .open(&p)
+            .unwrap();
+        // While it is open, a plain rename over it is refused: what the retry is for.
+        let probe = dir.path().join("probe");
+        std::fs::write(&probe, b"x").unwrap();
+        let refused = windows::move_over(&probe, &p).unwrap_err();
+        assert!(windows::is_sharing_violation(&refused), "{refused:?}");
+        std::fs::remove_file(&probe).unwrap();
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let released = Instant::now();
+            drop(scanner);
+            tx.send(released).unwrap();
+        });
+        write_atomic(&p, b"two").unwrap();
+        let done = Instant::now();
+        holder.join().unwrap();
+        let released = rx.recv().unwrap();
+        assert!(
+            done >= released,
+            "the replace finished before the file was let go"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
+
+    /// Held open for longer than [`REPLACE_RETRY`]: the write fails naming the file, the old
+    /// contents stay, and no temporary file is left behind.
+    #[cfg(windows)]
+    #[test]
+    fn a_file_held_open_past_the_retry_keeps_its_old_contents() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        write_atomic(&p, b"old").unwrap();
+        let _scanner = OpenOptions::new()
+            .read(true)
+            .share_mode(0)
+            .open(&p)
+            .unwrap();
+        let e = write_atomic(&p, b"new").unwrap_err();
+        assert_eq!(e.code(), "io", "{e}");
+        assert!(e.to_string().contains("config.json"), "{e}");
+        drop(_scanner);
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
+
+    /// A read-only file (the Windows counterpart of a stricter mode) is replaced and stays
+    /// read-only.
+    #[cfg(windows)]
+    #[test]
+    fn a_read_only_file_is_replaced_and_stays_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        write_atomic(&p, b"one").unwrap();
+        let mut perms = std::fs::metadata(&p).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&p, perms).unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(std::fs::metadata(&p).unwrap().permissions().readonly());
+        // On Windows this clears only the read-only attribute (so the temporary directory can go).
+        #[allow(clippy::permissions_set_readonly_false)]
+        fn make_writable(p: &Path) {
+            let mut perms = std::fs::metadata(p).unwrap().permissions();
+            perms.set_readonly(false);
+            std::fs::set_permissions(p, perms).unwrap();
+        }
+        make_writable(&p);
     }
 
     #[tokio::test]

@@ -10,6 +10,16 @@ use std::time::Duration;
 /// Service name of every entry this product writes.
 pub const SERVICE: &str = "vbm365-auth";
 
+/// Most characters of a stored value: Windows Credential Manager holds at most 2,560 bytes
+/// (`CRED_MAX_CREDENTIAL_BLOB_SIZE`), and the keyring crate stores the value as UTF-16 there. The
+/// limit applies on every platform, so a value too long for Windows fails the tests on Linux too.
+/// (The vault key, the only value stored, has 44.)
+pub const MAX_VALUE_UTF16_UNITS: usize = 1280;
+
+/// Most characters of an account name: Credential Manager's `CRED_MAX_USERNAME_LENGTH` (513) is
+/// the smallest of the limits of the three stores. (Vault key accounts have 42.)
+pub const MAX_ACCOUNT_CHARS: usize = 513;
+
 /// A place to keep small secrets by account name.
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// The secret stored for `account`; `None` when there is no entry. The OS keyring fails with
@@ -44,6 +54,13 @@ impl OsKeyring {
         account: &str,
         op: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T> {
+        if account.chars().count() > MAX_ACCOUNT_CHARS {
+            return Err(Error::InvalidInput(format!(
+                "a keyring account name of {} characters is longer than the OS credential store \
+                 accepts (at most {MAX_ACCOUNT_CHARS})",
+                account.chars().count()
+            )));
+        }
         let (tx, rx) = mpsc::channel();
         let account = account.to_string();
         // A hung call keeps its thread; the process still answers within the timeout.
@@ -63,6 +80,15 @@ impl OsKeyring {
 
 fn map_keyring_error(e: keyring::Error) -> Error {
     match e {
+        // Credential Manager has no lock; it refuses access (ERROR_NO_SUCH_LOGON_SESSION) to a
+        // process without the user's logon session, e.g. a scheduled task set to "Do not store
+        // password" or a service account without a loaded profile.
+        #[cfg(windows)]
+        keyring::Error::NoStorageAccess(inner) => Error::KeyringUnavailable(format!(
+            "Windows Credential Manager cannot be used without the user's logon session \
+             (a scheduled task set to \"Do not store password\", or a service): {inner}"
+        )),
+        #[cfg(not(windows))]
         keyring::Error::NoStorageAccess(inner) => Error::KeyringLocked(inner.to_string()),
         keyring::Error::PlatformFailure(inner) => Error::KeyringUnavailable(inner.to_string()),
         other => Error::KeyringUnavailable(other.to_string()),
@@ -79,6 +105,7 @@ impl KeyStore for OsKeyring {
     }
 
     fn set(&self, account: &str, value: &Secret) -> Result<()> {
+        check_value_length(value)?;
         let v = value.clone();
         self.call(account, move |e| e.set_password(v.expose()))
     }
@@ -88,5 +115,84 @@ impl KeyStore for OsKeyring {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(err) => Err(err),
         })
+    }
+}
+
+/// Refuses a value longer than Windows Credential Manager holds ([`MAX_VALUE_UTF16_UNITS`]).
+fn check_value_length(value: &Secret) -> Result<()> {
+    let units = value.expose().encode_utf16().count();
+    if units > MAX_VALUE_UTF16_UNITS {
+        return Err(Error::InvalidInput(format!(
+            "a secret of {units} characters is longer than the OS credential store holds (at \
+             most {MAX_VALUE_UTF16_UNITS}, the limit of Windows Credential Manager)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_accounts_too_long_for_credential_manager_are_refused_before_any_call() {
+        // A keyring whose every call would time out at once: a refusal here comes from the
+        // length check, not from the OS.
+        let ks = OsKeyring {
+            timeout: Duration::from_millis(1),
+        };
+        let too_long = Secret::new("k".repeat(MAX_VALUE_UTF16_UNITS + 1));
+        let e = ks.set("vault-key/x", &too_long).unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(e.to_string().contains("at most 1280"), "{e}");
+        assert!(
+            !e.to_string().contains("kkkk"),
+            "the value is not echoed: {e}"
+        );
+        // Characters outside the Basic Multilingual Plane take two UTF-16 units each.
+        let wide = Secret::new("\u{1F511}".repeat(MAX_VALUE_UTF16_UNITS / 2 + 1));
+        assert_eq!(
+            ks.set("vault-key/x", &wide).unwrap_err().code(),
+            "invalid_input"
+        );
+        check_value_length(&Secret::new("k".repeat(MAX_VALUE_UTF16_UNITS))).unwrap();
+
+        let account = "a".repeat(MAX_ACCOUNT_CHARS + 1);
+        for e in [
+            ks.get(&account).unwrap_err(),
+            ks.set(&account, &Secret::new("v")).unwrap_err(),
+            ks.delete(&account).unwrap_err(),
+        ] {
+            assert_eq!(e.code(), "invalid_input");
+            assert!(e.to_string().contains("at most 513"), "{e}");
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn no_logon_session_is_unavailable_not_locked_on_windows() {
+        let e = map_keyring_error(keyring::Error::NoStorageAccess(
+            "Windows ERROR_NO_SUCH_LOGON_SESSION".into(),
+        ));
+        assert_eq!(e.code(), "keyring_unavailable");
+        let text = e.to_string();
+        assert!(text.contains("logon session"), "{text}");
+        assert!(!text.contains("locked"), "{text}");
+    }
+
+    /// The real Credential Manager (Wine's under the cross-built tests): a value at the limit is
+    /// stored and read back whole, and deleted again.
+    #[cfg(windows)]
+    #[test]
+    fn credential_manager_holds_a_value_of_the_largest_size() {
+        let ks = OsKeyring::from_env();
+        let account = format!("test/largest-value/{}", std::process::id());
+        let value: String = (0..MAX_VALUE_UTF16_UNITS)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        ks.set(&account, &Secret::new(value.clone())).unwrap();
+        assert_eq!(ks.get(&account).unwrap().unwrap().expose(), value);
+        ks.delete(&account).unwrap();
+        assert!(ks.get(&account).unwrap().is_none());
     }
 }
