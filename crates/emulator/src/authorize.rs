@@ -274,6 +274,30 @@ pub(crate) fn redeem(
                 "Invalid request. Request is malformed or invalid.",
             )
         })?;
+    redeemable(
+        req,
+        &client_id,
+        tenant,
+        redirect_uri,
+        fields.get("code_verifier"),
+    )?;
+    req.status = AuthStatus::Redeemed;
+    let scope = fields.get("scope").unwrap_or(&req.scope).to_string();
+    let tenant = req.tenant.clone();
+    let upn = upn_for(&tenant);
+    Ok(issue_tokens(
+        shared, inner, &tenant, &client_id, &scope, &upn,
+    ))
+}
+
+/// Whether this redemption of `req`'s code may succeed, in the order Microsoft checks.
+fn redeemable(
+    req: &AuthRequest,
+    client_id: &str,
+    tenant: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> Result<(), AadError> {
     if req.status == AuthStatus::Redeemed {
         return Err(AadError::already_redeemed());
     }
@@ -301,23 +325,16 @@ pub(crate) fn redeem(
             ),
         ));
     }
-    if let Some((challenge, method)) = &req.challenge {
-        let verifier = fields.get("code_verifier").unwrap_or_default();
-        if !verifies(challenge, method, verifier) {
-            return Err(AadError::new(
+    match &req.challenge {
+        Some((challenge, method)) if !verifies(challenge, method, verifier.unwrap_or_default()) => {
+            Err(AadError::new(
                 "invalid_grant",
                 501481,
                 "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-            ));
+            ))
         }
+        _ => Ok(()),
     }
-    req.status = AuthStatus::Redeemed;
-    let scope = fields.get("scope").unwrap_or(&req.scope).to_string();
-    let tenant = req.tenant.clone();
-    let upn = upn_for(&tenant);
-    Ok(issue_tokens(
-        shared, inner, &tenant, &client_id, &scope, &upn,
-    ))
 }
 
 #[cfg(test)]
