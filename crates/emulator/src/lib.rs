@@ -7,8 +7,9 @@
 //!   `tid` when `openid` is asked for;
 //! - a **Veeam Backup for Microsoft 365 REST API** server (v6, v7, v8): the JWT bearer and refresh
 //!   token grants, logout, `/v8/Health`, `/vN/ServiceInstance` and the read-only resources
-//!   `/vN/Organizations`, `/vN/Jobs` (paged on v8), `/vN/Organization` and
-//!   `/vN/Organization/LoggedInUser`; for restore operators `/vN/RestorePortalSettings` and the
+//!   `/vN/Organizations`, `/vN/Jobs` (paged on v8), `/vN/Organization`,
+//!   `/vN/Organization/LoggedInUser` and `/vN/Organizations/{id}/Users` (paged with a `setId`);
+//!   for restore operators `/vN/RestorePortalSettings` and the
 //!   `operator` grant, with the Restore Portal on or off (HTTPS with a fresh self-signed
 //!   certificate).
 //!
@@ -54,6 +55,7 @@ pub mod browser;
 mod control;
 mod devicelogin;
 mod faults;
+mod knobs;
 mod ms;
 mod oidc;
 mod options;
@@ -64,6 +66,7 @@ mod types;
 mod util;
 mod vbm;
 
+pub use knobs::ApiReply;
 pub use options::{DateFormat, EmulatorOptions};
 pub use types::{DeviceCodeInfo, DeviceCodeState, Fault, MintedTokens, RecordedRequest, Server};
 
@@ -178,7 +181,8 @@ impl Emulators {
     ///   `ms_authorize_errors`, `vbm_token_requests`, `vbm_jwt_bearer`, `vbm_operator`,
     ///   `vbm_restore_portal_settings`, `vbm_refresh`,
     ///   `vbm_other_grant`, `vbm_logout`, `vbm_service_instance`, `vbm_health`,
-    ///   `vbm_organizations`, `vbm_jobs`, `vbm_organization`, `vbm_logged_in_user`.
+    ///   `vbm_organizations`, `vbm_jobs`, `vbm_organization`, `vbm_logged_in_user`, `vbm_users`
+    ///   (and `vbm_user_sets`: user sets started, one per request without a `setId`).
     /// - Outcomes of processed requests: `ms_tokens_issued`, `ms_errors`, `vbm_tokens_issued`,
     ///   `vbm_token_errors`, `vbm_minted`.
     /// - Faults served: `ms_faults`, `vbm_faults` (all kinds, queued or random), per kind

@@ -205,6 +205,8 @@ pub(crate) struct Inner {
     pub ms_faults: VecDeque<(Fault, u32)>,
     /// Queued faults of the VBM365 emulator.
     pub vbm_faults: VecDeque<(Fault, u32)>,
+    /// What tests switched on ([`crate::knobs`]).
+    pub knobs: crate::knobs::Knobs,
 }
 
 impl Inner {
@@ -278,6 +280,7 @@ impl Shared {
                 vbm_refresh: HashMap::new(),
                 ms_faults: VecDeque::new(),
                 vbm_faults: VecDeque::new(),
+                knobs: Default::default(),
             }),
         }
     }

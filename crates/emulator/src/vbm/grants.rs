@@ -227,8 +227,9 @@ fn opaque_token() -> String {
 fn issue(inner: &mut Inner, tenant: &str, user_name: &str, bind: bool) -> Issued {
     let now = Instant::now();
     let lifetime = inner.settings.vbm_token_lifetime;
-    let access_token = opaque_token();
-    let refresh_token = opaque_token();
+    let prefix = inner.knobs.token_prefix.clone().unwrap_or_default();
+    let access_token = format!("{prefix}{}", opaque_token());
+    let refresh_token = format!("{prefix}{}", opaque_token());
     let cookie = bind.then(|| util::random_b64url(64));
     inner.vbm_access.insert(
         access_token.clone(),

@@ -46,6 +46,15 @@ impl ApiVersion {
         }
     }
 
+    /// `v6`, `v7` or `v8`: the first segment of the version's paths.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V6 => "v6",
+            ApiVersion::V7 => "v7",
+            ApiVersion::V8 => "v8",
+        }
+    }
+
     /// v7 and v8 tie tokens to an antiforgery cookie unless told not to.
     fn has_antiforgery(self) -> bool {
         self != ApiVersion::V6
@@ -164,6 +173,12 @@ pub(crate) async fn dispatch(
         return VbmError::not_found(&uri).into_response(None);
     };
     let rest: Vec<&str> = segments.collect();
+    if !matches!(rest.as_slice(), ["token"] | ["token", "logout"]) {
+        let canned = app.shared.lock().knobs.api_reply.clone();
+        if let Some(reply) = canned {
+            return reply.to_response();
+        }
+    }
     let allowed = match (rest.as_slice(), version) {
         (["token"], _) => Method::POST,
         (["token", "logout"], ApiVersion::V7 | ApiVersion::V8) => Method::POST,

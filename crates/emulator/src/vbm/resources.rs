@@ -1,11 +1,15 @@
 //! Read-only REST resources of a tenant (organization) sign-in: `/vN/Organizations`, `/vN/Jobs`,
-//! `/vN/Organization` and `/vN/Organization/LoggedInUser`. A token issued for an organization
-//! sees that organization only, as the real server scopes a tenant administrator's view.
+//! `/vN/Organization`, `/vN/Organization/LoggedInUser` and `/vN/Organizations/{id}/Users`. A
+//! token issued for an organization sees that organization only, as the real server scopes a
+//! tenant administrator's view.
 //!
-//! Collections follow the published paging: on v8 a page object `{offset, limit, results,
-//! _links}` (`limit` 30 by default, at most 10,000; `_links` has `self`, and `first`/`prev`/`next`
-//! when there are such pages, as server-relative links keeping the other query parameters); on v6
-//! and v7 these two collections are plain arrays (their specifications page neither).
+//! Collections follow the published paging: a page object `{offset, limit, results, _links}`
+//! (`limit` 30 by default, at most 10,000; `_links` has `self`, and `first`/`prev`/`next` when
+//! there are such pages, as server-relative links keeping the other query parameters, unless
+//! [`crate::Emulators::set_vbm_page_links_without_next`] leaves all but `self` out). Organizations
+//! and jobs are paged on v8 and plain arrays on v6 and v7 (their specifications page neither);
+//! users are paged on every version, and their pages carry a `setId`: a request without one
+//! starts a new cached set (counted as `vbm_user_sets`), one with an unknown id is refused.
 
 use super::{authorized, vbm_headers, ApiVersion, VbmError};
 use crate::state::Shared;
@@ -25,6 +29,7 @@ pub(crate) enum Resource {
     Jobs,
     Organization,
     LoggedInUser,
+    Users,
 }
 
 impl Resource {
@@ -35,6 +40,7 @@ impl Resource {
             ["jobs"] => Resource::Jobs,
             ["organization"] => Resource::Organization,
             ["organization", "loggedinuser"] => Resource::LoggedInUser,
+            ["organizations", _, "users"] => Resource::Users,
             _ => return None,
         })
     }
@@ -45,6 +51,7 @@ impl Resource {
             Resource::Jobs => "vbm_jobs",
             Resource::Organization => "vbm_organization",
             Resource::LoggedInUser => "vbm_logged_in_user",
+            Resource::Users => "vbm_users",
         }
     }
 }
@@ -54,6 +61,9 @@ struct Caller {
     tenant: String,
     user: String,
     jobs: usize,
+    users: usize,
+    /// Pages carry `_links.self` only.
+    bare_links: bool,
 }
 
 /// `GET` of a resource: the bearer token must be valid (else 401), then the resource.
@@ -72,32 +82,39 @@ pub(crate) fn get(
             .filter(|_| !rejects)
             .map(|a| a.refresh_token.clone());
         let jobs = inner.settings.vbm_jobs;
+        let (users, bare_links) = (inner.knobs.users, inner.knobs.links_without_next);
         refresh
             .and_then(|rt| inner.vbm_refresh.get(&rt).cloned())
             .map(|rt| Caller {
                 tenant: rt.tenant,
                 user: rt.user_name,
                 jobs,
+                users,
+                bare_links,
             })
     };
     let Some(caller) = caller else {
         return VbmError::unauthorized().into_response(Some(version));
     };
     let body = match resource {
-        Resource::Organization => Ok(organization(&caller, false)),
+        Resource::Organization => Ok(organization(&caller, version, false)),
         Resource::LoggedInUser => {
             Ok(json!({"id": util::uuid_from(&caller.user), "name": caller.user}))
         }
-        Resource::Organizations => collection(version, uri, vec![organization(&caller, true)]),
+        Resource::Organizations => {
+            let all = vec![organization(&caller, version, true)];
+            collection(version, uri, all, caller.bare_links)
+        }
         Resource::Jobs => {
             let wanted = query(uri, "organizationId");
             let org = util::uuid_from(&caller.tenant);
             let all = match wanted {
                 Some(id) if !id.eq_ignore_ascii_case(&org) => Vec::new(),
-                _ => (0..caller.jobs).map(|i| job(&caller, i)).collect(),
+                _ => (0..caller.jobs).map(|i| job(&caller, version, i)).collect(),
             };
-            collection(version, uri, all)
+            collection(version, uri, all, caller.bare_links)
         }
+        Resource::Users => users(shared, version, uri, &caller),
     };
     match body {
         Ok(v) => util::response(
@@ -124,7 +141,7 @@ pub(crate) fn with_date(
     headers
 }
 
-fn organization(caller: &Caller, composed: bool) -> Value {
+fn organization(caller: &Caller, version: ApiVersion, composed: bool) -> Value {
     let id = util::uuid_from(&caller.tenant);
     let mut o = json!({
         "id": id,
@@ -140,12 +157,14 @@ fn organization(caller: &Caller, composed: bool) -> Value {
         o["isExchangeOnline"] = true.into();
         o["isSharePointOnline"] = true.into();
         o["isTeamsOnline"] = true.into();
-        o["_links"] = json!({"self": {"href": format!("/v8/Organizations/{id}")}});
+        let v = version.as_str();
+        o["_links"] = json!({"self": {"href": format!("/{v}/Organizations/{id}")}});
     }
     o
 }
 
-fn job(caller: &Caller, i: usize) -> Value {
+fn job(caller: &Caller, version: ApiVersion, i: usize) -> Value {
+    let v = version.as_str();
     let org = util::uuid_from(&caller.tenant);
     let id = util::uuid_from(&format!("{}/job/{i}", caller.tenant));
     json!({
@@ -160,10 +179,60 @@ fn job(caller: &Caller, i: usize) -> Value {
         "lastRun": "2026-11-26T22:00:00Z",
         "nextRun": "2026-11-27T22:00:00Z",
         "_links": {
-            "self": {"href": format!("/v8/Jobs/{id}")},
-            "organization": {"href": format!("/v8/Organizations/{org}")},
+            "self": {"href": format!("/{v}/Jobs/{id}")},
+            "organization": {"href": format!("/{v}/Organizations/{org}")},
         },
     })
+}
+
+/// `/vN/Organizations/{id}/Users` of the caller's organization: pages with a `setId` on every
+/// version (see the module doc).
+fn users(
+    shared: &Shared,
+    version: ApiVersion,
+    uri: &Uri,
+    caller: &Caller,
+) -> Result<Value, VbmError> {
+    let org = util::uuid_from(&caller.tenant);
+    let wanted = uri.path().split('/').nth(3).unwrap_or_default();
+    if !wanted.eq_ignore_ascii_case(&org) {
+        return Err(VbmError::not_found(uri));
+    }
+    let set_id = {
+        let mut inner = shared.lock();
+        match query(uri, "setId") {
+            Some(id) if inner.knobs.sets.contains(&id.to_ascii_lowercase()) => id,
+            Some(id) => {
+                return Err(VbmError::validation(format!(
+                    "The set '{id}' was not found."
+                )))
+            }
+            None => {
+                let id = util::uuid_v4();
+                inner.knobs.sets.insert(id.clone());
+                inner.count("vbm_user_sets");
+                id
+            }
+        }
+    };
+    let domain = caller.tenant.to_ascii_lowercase();
+    let all = (0..caller.users)
+        .map(|i| {
+            let id = util::uuid_from(&format!("{}/user/{i}", caller.tenant));
+            json!({
+                "id": id,
+                "displayName": format!("User {}", i + 1),
+                "name": format!("user{}@{domain}", i + 1),
+                "type": "User",
+                "locationType": "Cloud",
+                "office": "",
+                "_links": {"self": {"href": format!("/{}/Organizations/{org}/Users/{id}", version.as_str())}},
+            })
+        })
+        .collect();
+    let mut page = page(uri, all, caller.bare_links)?;
+    page["setId"] = set_id.into();
+    Ok(page)
 }
 
 /// The first value of a query parameter (name compared ignoring case, as ASP.NET binds them).
@@ -192,21 +261,31 @@ fn number(uri: &Uri, name: &str, default: usize, max: usize) -> Result<usize, Vb
 }
 
 /// A collection: a page object on v8, the whole array on v6 and v7.
-fn collection(version: ApiVersion, uri: &Uri, all: Vec<Value>) -> Result<Value, VbmError> {
+fn collection(
+    version: ApiVersion,
+    uri: &Uri,
+    all: Vec<Value>,
+    bare_links: bool,
+) -> Result<Value, VbmError> {
     if version != ApiVersion::V8 {
         return Ok(Value::Array(all));
     }
+    page(uri, all, bare_links)
+}
+
+/// The page of `all` the request's `offset` and `limit` ask for; `bare_links`: `_links.self` only.
+fn page(uri: &Uri, all: Vec<Value>, bare_links: bool) -> Result<Value, VbmError> {
     let offset = number(uri, "offset", 0, i32::MAX as usize)?;
     let limit = number(uri, "limit", DEFAULT_LIMIT, MAX_LIMIT)?;
     let results: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     let link = |o: usize| json!({"href": page_href(uri, o, limit)});
     let mut links = serde_json::Map::new();
-    if offset > 0 {
+    if offset > 0 && !bare_links {
         links.insert("first".into(), link(0));
         links.insert("prev".into(), link(offset.saturating_sub(limit)));
     }
     links.insert("self".into(), link(offset));
-    if limit > 0 && offset + limit < all.len() {
+    if limit > 0 && offset + limit < all.len() && !bare_links {
         links.insert("next".into(), link(offset + limit));
     }
     Ok(json!({
@@ -239,7 +318,7 @@ mod tests {
     fn page(uri: &str, n: usize) -> Value {
         let uri: Uri = uri.parse().unwrap();
         let all = (0..n).map(|i| json!(i)).collect();
-        collection(ApiVersion::V8, &uri, all).unwrap()
+        collection(ApiVersion::V8, &uri, all, false).unwrap()
     }
 
     #[test]
@@ -282,12 +361,12 @@ mod tests {
         let all = || vec![json!(1), json!(2)];
         for q in ["limit=10001", "limit=-1", "offset=x"] {
             let uri: Uri = format!("/v8/Jobs?{q}").parse().unwrap();
-            let e = collection(ApiVersion::V8, &uri, all()).unwrap_err();
+            let e = collection(ApiVersion::V8, &uri, all(), false).unwrap_err();
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{q}");
         }
         let uri: Uri = "/v7/Jobs?limit=1".parse().unwrap();
         assert_eq!(
-            collection(ApiVersion::V7, &uri, all()).unwrap(),
+            collection(ApiVersion::V7, &uri, all(), false).unwrap(),
             json!([1, 2])
         );
     }
