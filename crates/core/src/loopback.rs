@@ -11,12 +11,16 @@
 //!   nothing listening.
 //! - The wait ends after `timeout` ([`Error::BrowserSignInTimedOut`]) or when its future is dropped
 //!   (cancel); either way the socket closes.
+//! - At most [`MAX_READING`] connections are read at once; the others wait in the system's
+//!   backlog until one is done, so idle connections cannot pile up. A failed `accept` (out of
+//!   file descriptors, …) is tried again after [`ACCEPT_BACKOFF`], not at once.
 //!
 //! Portable: only tokio's TCP types, no platform call.
 
 use crate::error::{Error, Result};
 use crate::secret::AuthCode;
 use futures::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +30,12 @@ const MAX_HEAD: usize = 32 * 1024;
 /// How long one connection may take to send its request head (a browser's idle preconnection
 /// is simply dropped then).
 const HEAD_WAIT: Duration = Duration::from_secs(30);
+/// Connections read at the same time; further ones are accepted when one of these is done.
+/// A browser opens a few; more than this is a local program holding connections open.
+const MAX_READING: usize = 16;
+/// Pause after a failed `accept` before the next one: the failure (no file descriptor left, no
+/// memory) does not go away at once, and retrying immediately would spin the CPU.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What the browser brought back from Microsoft.
 #[derive(Debug)]
@@ -76,33 +86,59 @@ impl Listener {
     /// Waits for the authorization response whose `state` is `state`, for at most `timeout`.
     /// Consumes the listener: when this returns (or its future is dropped) the socket is closed.
     pub async fn wait(self, state: &str, timeout: Duration) -> Result<AuthorizationResponse> {
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut reading = FuturesUnordered::new();
-        loop {
-            tokio::select! {
-                _ = &mut deadline => return Err(Error::BrowserSignInTimedOut { after: timeout }),
-                accepted = self.socket.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        reading.push(read_head(stream));
-                    }
+        let Listener { socket, port } = self;
+        let socket = &socket;
+        let accept = move || async move { socket.accept().await.map(|(stream, _)| stream) };
+        serve(accept, port, state, timeout).await
+    }
+}
+
+/// The wait of [`Listener::wait`], with the socket's `accept` as a function.
+async fn serve<A, F>(
+    mut accept: A,
+    port: u16,
+    state: &str,
+    timeout: Duration,
+) -> Result<AuthorizationResponse>
+where
+    A: FnMut() -> F,
+    F: Future<Output = std::io::Result<TcpStream>>,
+{
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let backoff = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(backoff);
+    let mut backing_off = false;
+    let mut reading = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return Err(Error::BrowserSignInTimedOut { after: timeout }),
+            () = &mut backoff, if backing_off => backing_off = false,
+            accepted = accept(), if !backing_off && reading.len() < MAX_READING => match accepted {
+                Ok(stream) => reading.push(read_head(stream)),
+                Err(e) => {
+                    tracing::debug!("the loopback listener could not accept a connection: {e}");
+                    backoff
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + ACCEPT_BACKOFF);
+                    backing_off = true;
                 }
-                Some(read) = reading.next(), if !reading.is_empty() => {
-                    let Some((mut stream, head)) = read else { continue };
-                    match judge(&head, self.port, state) {
-                        Verdict::Ignore(status, page) => respond(&mut stream, status, page).await,
-                        Verdict::Mismatch => {
-                            respond(&mut stream, "400 Bad Request", Page::Mismatch).await;
-                            return Err(Error::StateMismatch);
-                        }
-                        Verdict::Accept(answer) => {
-                            let page = match answer {
-                                AuthorizationResponse::Code(_) => Page::Done,
-                                AuthorizationResponse::Error { .. } => Page::NotDone,
-                            };
-                            respond(&mut stream, "200 OK", page).await;
-                            return Ok(answer);
-                        }
+            },
+            Some(read) = reading.next(), if !reading.is_empty() => {
+                let Some((mut stream, head)) = read else { continue };
+                match judge(&head, port, state) {
+                    Verdict::Ignore(status, page) => respond(&mut stream, status, page).await,
+                    Verdict::Mismatch => {
+                        respond(&mut stream, "400 Bad Request", Page::Mismatch).await;
+                        return Err(Error::StateMismatch);
+                    }
+                    Verdict::Accept(answer) => {
+                        let page = match answer {
+                            AuthorizationResponse::Code(_) => Page::Done,
+                            AuthorizationResponse::Error { .. } => Page::NotDone,
+                        };
+                        respond(&mut stream, "200 OK", page).await;
+                        return Ok(answer);
                     }
                 }
             }
@@ -346,6 +382,72 @@ mod tests {
         assert!(matches!(answer, AuthorizationResponse::Code(c) if c.expose() == "abc"));
         let again = TcpStream::connect(("127.0.0.1", port)).await;
         assert!(again.is_err(), "the listener is closed after one answer");
+    }
+
+    /// Bug caught: a failing `accept` (no file descriptor left) retried at once, spinning the CPU
+    /// until the timeout.
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_accept_is_tried_again_after_a_pause() {
+        use std::sync::{Arc, Mutex};
+        let tries: Arc<Mutex<Vec<tokio::time::Instant>>> = Arc::default();
+        let seen = Arc::clone(&tries);
+        let accept = move || {
+            let seen = Arc::clone(&seen);
+            async move {
+                let stop = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(tokio::time::Instant::now());
+                    seen.len() >= 20
+                };
+                if stop {
+                    std::future::pending::<()>().await;
+                }
+                Err::<TcpStream, _>(std::io::Error::from_raw_os_error(24))
+            }
+        };
+        let e = serve(accept, 1, "s1", Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "browser_sign_in_timeout");
+        let tries = tries.lock().unwrap();
+        assert!(tries.len() >= 5, "{} tries in a second", tries.len());
+        for pair in tries.windows(2) {
+            assert!(pair[1] - pair[0] >= ACCEPT_BACKOFF, "{tries:?}");
+        }
+    }
+
+    /// Bug caught: every local connection read at once, however many stay idle (each holds a
+    /// buffer, a descriptor and a timer until it gives up).
+    #[tokio::test]
+    async fn connections_beyond_the_limit_wait_until_one_is_done() {
+        let l = Listener::bind().await.unwrap();
+        let port = l.port();
+        let waiting = tokio::spawn(l.wait("s1", Duration::from_secs(600)));
+        let mut idle = Vec::new();
+        for _ in 0..MAX_READING {
+            idle.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        }
+        let mut browser = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        browser
+            .write_all(head("/?code=abc&state=s1", &format!("localhost:{port}")).as_bytes())
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        let early = tokio::time::timeout(
+            Duration::from_millis(500),
+            browser.read_to_string(&mut reply),
+        )
+        .await;
+        assert!(
+            early.is_err() && !waiting.is_finished(),
+            "a connection past the limit was read: {reply}"
+        );
+        // One idle connection goes away: the redirect gets its turn.
+        drop(idle.pop());
+        browser.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        let answer = waiting.await.unwrap().unwrap();
+        assert!(matches!(answer, AuthorizationResponse::Code(c) if c.expose() == "abc"));
     }
 
     #[tokio::test(start_paused = true)]
