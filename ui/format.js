@@ -40,7 +40,6 @@ export const ERROR_TITLES = {
   sign_in_declined: "The sign-in was declined",
   device_code_expired: "The code expired before it was used",
   bad_verification_code: "Microsoft did not recognise the code",
-  state_mismatch: "The browser's answer belongs to another sign-in",
   browser_sign_in_timeout: "No answer came back from the browser",
   operator_auth_disabled: "Restore operator sign-in is disabled on the server",
   operator_refused: "The VBM365 server refused the restore operator's sign-in",

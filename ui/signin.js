@@ -25,7 +25,6 @@ const HINTS = {
   certificate_untrusted: "Trust the server's certificate (you will be asked when you try again).",
   network: "Check the server address, that the server is running and that this computer can reach it.",
   timeout: "Check that the server is running and reachable.",
-  state_mismatch: "The browser brought back an answer that belongs to another sign-in. Try again, and approve only the page this sign-in opened.",
   browser_sign_in_timeout: "Try again and approve the sign-in in the browser page that opens.",
   operator_auth_disabled: "Ask the VBM365 administrator to enable the Restore Portal, or sign in as the organization.",
 };

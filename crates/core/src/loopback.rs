@@ -5,8 +5,10 @@
 //! - Only `GET /` with `state`, `code` or `error` in the query counts as the authorization
 //!   response. Anything else (a favicon, a stray request, one that names another host in `Host`,
 //!   as a web page rebinding a name to 127.0.0.1 would) gets a 404 or 400 and the wait goes on.
-//! - The response must carry the `state` this sign-in sent: one that does not is refused with a
-//!   page saying so and ends the sign-in ([`Error::StateMismatch`]); nothing it carries is used.
+//! - The response must carry the `state` this sign-in sent: one that does not (another sign-in's,
+//!   or one forged by a local web page that found the port) is refused with a page saying so and
+//!   a warning in the log; nothing it carries is used, and the wait goes on for the real one, so
+//!   a forged response cannot end the user's sign-in either.
 //! - One authorization response is accepted; then the socket closes, so a second request finds
 //!   nothing listening.
 //! - The wait ends after `timeout` ([`Error::BrowserSignInTimedOut`]) or when its future is dropped
@@ -129,8 +131,12 @@ where
                 match judge(&head, port, state) {
                     Verdict::Ignore(status, page) => respond(&mut stream, status, page).await,
                     Verdict::Mismatch => {
+                        tracing::warn!(
+                            "a sign-in response reached the loopback address with a state that is \
+                             not this sign-in's; it was refused and not used, and the sign-in \
+                             goes on waiting"
+                        );
                         respond(&mut stream, "400 Bad Request", Page::Mismatch).await;
-                        return Err(Error::StateMismatch);
                     }
                     Verdict::Accept(answer) => {
                         let page = match answer {
@@ -173,7 +179,8 @@ async fn read_head(mut stream: TcpStream) -> Option<(TcpStream, String)> {
 enum Verdict {
     /// Not the authorization response: answer and keep waiting.
     Ignore(&'static str, Page),
-    /// An authorization response for another sign-in.
+    /// An authorization response for another sign-in (or a forged one): refused, and the wait
+    /// goes on.
     Mismatch,
     Accept(AuthorizationResponse),
 }
@@ -269,10 +276,11 @@ impl Page {
                 &format!("Microsoft did not complete the sign-in; VBM365 Auth shows why. {CLOSE}"),
             ),
             Page::Mismatch => page(
-                "Sign-in refused",
+                "Response refused",
                 &format!(
-                    "This sign-in response does not belong to the sign-in VBM365 Auth started, so \
-                     it was not used. Start the sign-in again from VBM365 Auth. {CLOSE}"
+                    "This response was not for the sign-in VBM365 Auth is waiting for, so it was \
+                     not used. The sign-in goes on: approve it on the page VBM365 Auth opened. \
+                     {CLOSE}"
                 ),
             ),
             Page::NotFound => page("Not found", "Nothing here."),
@@ -445,6 +453,38 @@ mod tests {
         // One idle connection goes away: the redirect gets its turn.
         drop(idle.pop());
         browser.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        let answer = waiting.await.unwrap().unwrap();
+        assert!(matches!(answer, AuthorizationResponse::Code(c) if c.expose() == "abc"));
+    }
+
+    /// Bug caught: any local web page that found the port could end the user's sign-in with
+    /// `http://localhost:PORT/?state=x`.
+    #[tokio::test]
+    async fn a_response_with_another_state_is_refused_and_the_wait_goes_on() {
+        let l = Listener::bind().await.unwrap();
+        let port = l.port();
+        let waiting = tokio::spawn(l.wait("s1", Duration::from_secs(600)));
+        for forged in [
+            "/?state=x",
+            "/?code=stolen&state=guess",
+            "/?error=access_denied",
+        ] {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            s.write_all(head(forged, &format!("localhost:{port}")).as_bytes())
+                .await
+                .unwrap();
+            let mut reply = String::new();
+            s.read_to_string(&mut reply).await.unwrap();
+            assert!(reply.starts_with("HTTP/1.1 400"), "{forged}: {reply}");
+            assert!(reply.contains("was not for the sign-in"), "{reply}");
+        }
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(head("/?code=abc&state=s1", &format!("localhost:{port}")).as_bytes())
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).await.unwrap();
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
         let answer = waiting.await.unwrap().unwrap();
         assert!(matches!(answer, AuthorizationResponse::Code(c) if c.expose() == "abc"));

@@ -113,7 +113,6 @@ pub const ERROR_CODES: &[&str] = &[
     "sign_in_declined",
     "device_code_expired",
     "bad_verification_code",
-    "state_mismatch",
     "browser_sign_in_timeout",
     "operator_auth_disabled",
     "operator_refused",

@@ -69,11 +69,6 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    /// The browser brought back a sign-in response whose `state` is not the one this sign-in sent
-    /// (another sign-in's, or a forged one); nothing it carried was used.
-    #[error("the browser returned a sign-in response that does not belong to this sign-in (its state does not match); nothing was used")]
-    StateMismatch,
-
     /// No sign-in response reached the loopback address within the time the browser sign-in
     /// waits.
     #[error("no answer came back from the browser within {} s", .after.as_secs())]
@@ -336,7 +331,6 @@ impl Error {
                 _ => "identity_error",
             },
             Error::DeviceCodeBlocked { source } => source.code(),
-            Error::StateMismatch => "state_mismatch",
             Error::BrowserSignInTimedOut { .. } => "browser_sign_in_timeout",
             Error::OperatorAuthDisabled { .. } => "operator_auth_disabled",
             Error::OperatorRefused { .. } => "operator_refused",

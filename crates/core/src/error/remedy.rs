@@ -55,7 +55,7 @@ impl Error {
                 ..
             } => Remedy::SignIn,
             Error::DeviceCodeBlocked { .. } => Remedy::UseBrowserSignIn,
-            Error::StateMismatch | Error::BrowserSignInTimedOut { .. } => Remedy::SignIn,
+            Error::BrowserSignInTimedOut { .. } => Remedy::SignIn,
             Error::ExchangeRefused { .. }
             | Error::OperatorRefused { .. }
             | Error::OperatorAuthDisabled { .. } => Remedy::CheckServerSetup,
