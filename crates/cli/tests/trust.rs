@@ -217,3 +217,53 @@ async fn a_pin_saved_for_another_port_of_the_host_does_not_trust_this_one() {
     write_config(&env, &cfg);
     env.run(&["refresh", TENANT]).ok();
 }
+
+/// Bug caught: "never widens a server's trust" looked at pins only: `tenant add --pin-sha256` or
+/// an import with a pin for a server trusted through a CA added the pin, and since pins are
+/// checked before CAs, every tenant on that `host:port` silently moved from the CA to the pin.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pin_never_takes_the_place_of_a_trusted_ca() {
+    let env = Env::ca_issued().await;
+    env.add_tenant_with(TENANT, &[]);
+    let files = tempfile::tempdir().unwrap();
+    let ca = files.path().join("corp-ca.pem");
+    std::fs::write(&ca, env.emu.ca_pem().expect("CA-issued emulator")).unwrap();
+    let ca_sha256 = env
+        .run(&["tenant", "trust", TENANT, "--ca-file", ca.to_str().unwrap()])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let before = env.config_json();
+    // Even the certificate the server really presents: the pin would still replace the CA.
+    for pin in [env.emu.cert_sha256(), "ab".repeat(32)] {
+        let r = env.try_add_tenant(OTHER, &["--pin-sha256", &pin]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("trusted through the certificate authority")
+                && r.stderr.contains(&ca_sha256)
+                && r.stderr.contains(&pin),
+            "{}",
+            r.stderr
+        );
+        let file = files.path().join("tenants.json");
+        let entry = format!(
+            r#"[{{"name":"{OTHER}","server":"{}","pins":["{pin}"]}}]"#,
+            env.emu.vbm_url()
+        );
+        std::fs::write(&file, entry).unwrap();
+        let r = env.run(&["tenant", "import", file.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("entry 1") && r.stderr.contains(&ca_sha256),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(env.config_json(), before, "nothing saved");
+    }
+    // Without a pin the new tenant is trusted through the CA like the first.
+    env.add_tenant_with(OTHER, &[]);
+    assert!(pins(&env).is_empty(), "{:?}", pins(&env));
+    env.login(OTHER).await.ok();
+}

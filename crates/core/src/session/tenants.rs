@@ -19,7 +19,7 @@ impl Engine {
             }
             if let Some(pin) = pin {
                 let host_port = profile.server_host_port();
-                check_pin_not_widened(cfg, &host_port, &pin)?;
+                check_pin_not_widened(cfg, &host_port, &pin, &[])?;
                 add_pin(cfg, &host_port, pin);
             }
             if activate || cfg.active_tenant.is_none() {
@@ -119,8 +119,9 @@ pub struct TenantUpdate {
     pub signed_out: bool,
 }
 
-/// Whether two profiles send tokens to the same places (tokens are bound to their issuers).
-pub(super) fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
+/// Whether two profiles send tokens to the same places (tokens are bound to their issuers): a
+/// change that is not signs the tenant out ([`Engine::update_tenant`]).
+pub fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
     a.name == b.name
         && a.server == b.server
         && a.api_version == b.api_version
@@ -129,17 +130,37 @@ pub(super) fn same_endpoints(a: &TenantProfile, b: &TenantProfile) -> bool {
         && a.role == b.role
 }
 
-/// A pin given with a new tenant must not widen what the server is trusted with: if the server
-/// already has other pins, the certificate the user named is not the only one that would carry
-/// this tenant's tokens, so the pin is refused (naming the trusted ones) instead of added.
-fn check_pin_not_widened(cfg: &Config, host_port: &str, pin: &str) -> Result<()> {
-    let existing = cfg.pins_for(host_port);
-    if existing.is_empty() || existing.iter().any(|p| p == pin) {
+/// A pin given with a new tenant (`tenant add --pin-sha256`, an import) must not change how its
+/// server is trusted ([`Config::trusts_server`]): a pin beside other pins would let either
+/// certificate carry this tenant's tokens, and a pin for a server trusted through certificate
+/// authorities would replace them for every tenant on that `host:port` (pins are checked before
+/// CAs). Both are refused, naming what is trusted now. `pending`: pins an import is about to add
+/// for the same server.
+pub(super) fn check_pin_not_widened(
+    cfg: &Config,
+    host_port: &str,
+    pin: &str,
+    pending: &[&String],
+) -> Result<()> {
+    let pins: Vec<&String> = cfg
+        .pins_for(host_port)
+        .iter()
+        .chain(pending.iter().copied())
+        .collect();
+    if (!cfg.trusts_server(host_port) && pins.is_empty()) || pins.iter().any(|p| *p == pin) {
         return Ok(());
     }
+    if pins.is_empty() {
+        let cas = cfg.cas_for(host_port);
+        return Err(Error::InvalidInput(format!(
+            "the server {host_port} is trusted through the certificate authority with SHA-256 {}; the pin {pin} would replace that trust for every tenant on the server (a pin is checked before CAs). Leave the pin out to keep trusting the server through its CA, or change how the server is trusted with `tenant trust`",
+            if cas.is_empty() { "(none readable in the config)".to_string() } else { cas.join(", ") }
+        )));
+    }
+    let shown: Vec<&str> = pins.iter().map(|p| p.as_str()).collect();
     Err(Error::InvalidInput(format!(
-        "the server {host_port} already trusts the certificate(s) with SHA-256 {}, not the pin you gave ({pin}); adding it would let either certificate carry this tenant's tokens. Add the tenant without a pin to use the trusted certificate, or first check which certificate the server presents now and trust that one",
-        existing.join(", ")
+        "the server {host_port} already trusts the certificate(s) with SHA-256 {}, not the pin you gave ({pin}); adding it would let either certificate carry this tenant's tokens. Leave the pin out to use the trusted certificate, or first check which certificate the server presents now and trust that one with `tenant trust`",
+        shown.join(", ")
     )))
 }
 

@@ -1,7 +1,8 @@
 //! Tenants moved between machines in a JSON file (`tenant export` / `tenant import`): each saved
 //! tenant's settings and the pins of its server, never a token. An import checks every entry
 //! against the rules of `tenant add` and reports each problem; it adds nothing from a file with
-//! problems unless told to skip them, and it never widens the pins of a server already trusted.
+//! problems unless told to skip them, and it never changes how a server already trusted is trusted
+//! (another pin beside its pins, or a pin in place of its certificate authorities).
 
 use super::*;
 use crate::config::{AUTHORITY_CHINA, AUTHORITY_GLOBAL, AUTHORITY_US_GOV};
@@ -209,23 +210,13 @@ fn check_entry(
         )));
     }
     let hp = p.server_host_port();
-    let trusted: Vec<&String> = cfg
-        .pins_for(&hp)
+    let pending: Vec<&String> = earlier
         .iter()
-        .chain(
-            earlier
-                .iter()
-                .filter(|(q, _)| q.server_host_port() == hp)
-                .flat_map(|(_, pins)| pins),
-        )
+        .filter(|(q, _)| q.server_host_port() == hp)
+        .flat_map(|(_, pins)| pins)
         .collect();
-    if let Some(pin) = pins
-        .iter()
-        .find(|pin| !trusted.is_empty() && !trusted.contains(pin))
-    {
-        return Err(Error::InvalidInput(format!(
-            "the server {hp} already trusts other certificates than the pin {pin}; the import never widens a server's pins (check the certificate and use `tenant trust`)"
-        )));
+    for pin in &pins {
+        super::tenants::check_pin_not_widened(cfg, &hp, pin, &pending)?;
     }
     if let Some(saved) = cfg.tenant(&p.name) {
         if *saved == p && pins.iter().all(|pin| cfg.pins_for(&hp).contains(pin)) {
