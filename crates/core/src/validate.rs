@@ -121,6 +121,18 @@ pub fn sha256_pin(raw: &str) -> Result<String> {
     Ok(hex)
 }
 
+/// Whether `token` is an RFC 6750 §2.1 `b64token` (`[A-Za-z0-9._~+/-]+=*`), the only form a
+/// bearer token takes. Anything else (quotes, spaces, CR/LF, non-ASCII) could break out of the
+/// `Authorization` header or the shell line it is printed into, so a token reply carrying it is
+/// refused.
+pub fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
 /// `host:port` with the scheme's default port filled in.
 pub fn host_port(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
@@ -234,6 +246,34 @@ mod tests {
             "ms-settings:privacy",
         ] {
             assert!(verification_uri(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_are_b64tokens() {
+        for good in [
+            "a",
+            "AQAAANCMnd8BFdERjHoAwE_Cl-sBAAAA",
+            "eyJ0.eXA.x-y_z~1+2/3==",
+            "Zm9v=",
+        ] {
+            assert!(is_b64token(good), "{good}");
+        }
+        for bad in [
+            "",
+            "==",
+            "x\u{2019}; calc; \u{2019}",
+            "x'; calc; '",
+            "abc\r\nX-Injected: 1",
+            "a b",
+            "a=b",
+            "tok\u{e9}n",
+            "\"quoted\"",
+            "a;b",
+            "$(id)",
+            "a%20",
+        ] {
+            assert!(!is_b64token(bad), "{bad:?}");
         }
     }
 

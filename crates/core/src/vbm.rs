@@ -208,10 +208,8 @@ pub(crate) fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
     }
     let received = Utc::now();
     let o: TokenReply = wire::object(&reply.body).ok_or_else(|| bad(describe_non_json(&reply)))?;
-    let missing = |k: &str| bad(format!("the token reply has no valid '{k}'"));
-    let access_token = VbmAccessToken::new(o.access_token.ok_or_else(|| missing("access_token"))?);
-    let refresh_token =
-        VbmRefreshToken::new(o.refresh_token.ok_or_else(|| missing("refresh_token"))?);
+    let access_token = VbmAccessToken::new(bearer_token("access_token", o.access_token)?);
+    let refresh_token = VbmRefreshToken::new(bearer_token("refresh_token", o.refresh_token)?);
     let issued_at = o.issued.as_deref().and_then(parse_date).unwrap_or(received);
     // The lifetime counts from our clock (immune to server clock skew); `.expires` is the fallback.
     let expires_at = match o.expires_in {
@@ -233,6 +231,19 @@ pub(crate) fn token_reply(reply: Reply, sent: &[&str]) -> Result<VbmTokens> {
         expires_at,
         user_name: o.user_name.map(|u| text::shown(&u, 200)),
     })
+}
+
+/// A token of a token reply: present, and an RFC 6750 `b64token`. A server that sends anything
+/// else (quotes, CR/LF, spaces: what could break out of a shell line of `env` or the header of
+/// `token --format header`) sent a bad reply, which keeps the stored tokens like any other.
+fn bearer_token(name: &str, value: Option<String>) -> Result<String> {
+    let value = value.ok_or_else(|| bad(format!("the token reply has no valid '{name}'")))?;
+    if !crate::validate::is_b64token(&value) {
+        return Err(bad(format!(
+            "the token reply's '{name}' has characters a bearer token cannot have (RFC 6750 b64token: letters, digits, -._~+/ and trailing =)"
+        )));
+    }
+    Ok(value)
 }
 
 /// `.issued` / `.expires`: RFC 1123 in the seed document, ISO 8601 date-time in the OpenAPI spec.
@@ -277,143 +288,4 @@ pub(crate) fn server_error(reply: &Reply, sent: &[&str]) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            content_type: None,
-            body: body.as_bytes().to_vec(),
-            headers: Default::default(),
-        }
-    }
-
-    #[test]
-    fn dates_in_both_formats() {
-        let a = parse_date("Mon, 13 Dec 2021 13:18:43 GMT").unwrap();
-        let b = parse_date("2021-12-13T13:18:43Z").unwrap();
-        let c = parse_date("2021-12-13T13:18:43.000").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(b, c);
-        assert!(parse_date("yesterday").is_none());
-    }
-
-    fn reply_with(status: u16, content_type: &str, body: &str, retry_after: Option<&str>) -> Reply {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(v) = retry_after {
-            headers.insert(reqwest::header::RETRY_AFTER, v.parse().unwrap());
-        }
-        Reply {
-            status,
-            content_type: Some(content_type.into()),
-            body: body.as_bytes().to_vec(),
-            headers,
-        }
-    }
-
-    fn server_error_of(r: &Reply) -> Error {
-        server_error(r, &[])
-    }
-
-    #[test]
-    fn server_text_is_made_safe_and_secrets_it_echoes_are_redacted() {
-        let rt = "AQAAANCMnd8BFdERjHoAwE_Cl-sBAAAAsecretsecret";
-        let body = format!(
-            r#"{{"message":"Invalid refresh token {rt}\u001b[2J{}"}}"#,
-            "x".repeat(900_000)
-        );
-        let e = token_reply(reply(400, &body), &[rt]).unwrap_err();
-        let m = e.to_string();
-        assert!(!m.contains(rt), "secret echoed");
-        assert!(m.contains("[redacted]"));
-        assert!(!m.chars().any(|c| c.is_control()), "control characters");
-        assert!(m.len() < 2000, "{} bytes", m.len());
-    }
-
-    #[test]
-    fn error_shapes_and_their_classification() {
-        use crate::failure::Verdict;
-        let e = server_error_of(&reply(
-            400,
-            r#"{"message":"Invalid refresh token.","errorCode":"ParameterValidationFailure"}"#,
-        ));
-        assert_eq!(e.code(), "server_rejected");
-        assert_eq!(e.verdict(), Verdict::Refused);
-        assert!(e.to_string().contains("Invalid refresh token."));
-        let e = server_error_of(&reply(
-            401,
-            r#"{"error":"invalid_grant","error_description":"Token expired"}"#,
-        ));
-        assert!(e.to_string().contains("Token expired"), "{e}");
-        assert_eq!(e.verdict(), Verdict::Refused);
-        let e = server_error_of(&reply(502, "<html><title>Bad Gateway</title></html>"));
-        assert_eq!(e.code(), "server_error");
-        assert!(e.to_string().contains("Bad Gateway"));
-        assert!(e.is_transient());
-        // A 4xx that is not VBM365's own JSON (a proxy, a WAF, an empty body) refuses nothing.
-        for (status, body) in [
-            (400, ""),
-            (
-                403,
-                "<html><head><title>403 Forbidden</title></head></html>",
-            ),
-            (401, "{}"),
-            (400, "[1,2]"),
-        ] {
-            let e = server_error_of(&reply(status, body));
-            assert!(e.is_transient(), "{status} {body}: {e:?}");
-        }
-        let e = server_error_of(&reply(400, ""));
-        assert!(e.to_string().contains("empty reply"), "{e}");
-        // 429 from a WAF with Retry-After; 503 from HTTP.sys; 407 from a forward proxy.
-        let e = server_error_of(&reply_with(
-            429,
-            "text/html",
-            "<title>429 Too Many Requests</title>",
-            Some("7"),
-        ));
-        assert_eq!(e.code(), "throttled");
-        assert_eq!(
-            e.verdict(),
-            Verdict::Transient {
-                retry_after: Some(std::time::Duration::from_secs(7))
-            }
-        );
-        let e = server_error_of(&reply_with(407, "text/html", "<title>Proxy</title>", None));
-        assert_eq!(e.code(), "proxy_auth_required");
-        assert!(e.is_transient());
-        // The server's own JSON 404 keeps the tokens but is not worth retrying.
-        let e = server_error_of(&reply(404, r#"{"message":"No HTTP resource was found."}"#));
-        assert_eq!(e.verdict(), Verdict::Persistent);
-    }
-
-    #[test]
-    fn token_reply_needs_tokens_and_lifetime() {
-        let ok = token_reply(reply(200, r#"{"access_token":"a","refresh_token":"r","token_type":"bearer","expires_in":3600,".issued":"Mon, 13 Dec 2021 13:18:43 GMT"}"#), &[]).unwrap();
-        let left = (ok.expires_at - Utc::now()).num_seconds();
-        assert!((3590..=3600).contains(&left), "{left}");
-        for body in [
-            r#"{"access_token":"a","expires_in":3600}"#,
-            r#"{"access_token":42,"refresh_token":"r","expires_in":3600}"#,
-            r#"{"access_token":"a","refresh_token":"r"}"#,
-            r#"{"access_token": 42"#,
-            "[]",
-        ] {
-            let e = token_reply(reply(200, body), &[]).unwrap_err();
-            assert_eq!(e.code(), "bad_response", "{body}");
-        }
-        let fallback = token_reply(
-            reply(
-                200,
-                r#"{"access_token":"a","refresh_token":"r",".expires":"2099-01-01T00:00:00Z"}"#,
-            ),
-            &[],
-        )
-        .unwrap();
-        assert_eq!(
-            fallback.expires_at,
-            parse_date("2099-01-01T00:00:00Z").unwrap()
-        );
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@ use crate::cli::EnvShell;
 use crate::output::{outln, Io};
 use std::process::ExitCode;
 use std::time::Duration;
-use vbm365_auth_core::{Engine, Error, Result};
+use vbm365_auth_core::{validate, Engine, Error, Result};
 
 pub async fn run(
     engine: &Engine,
@@ -51,6 +51,14 @@ pub async fn header(
     io: &mut Io<'_>,
 ) -> Result<ExitCode> {
     let t = engine.token(tenant, min_valid).await?;
+    // The core takes only b64tokens from a server; a token stored by an older build is checked
+    // here all the same, since a CR/LF in it would add headers to what `curl -H @-` sends.
+    if !validate::is_b64token(t.access_token.expose()) {
+        return Err(Error::InvalidInput(format!(
+            "the stored token of {} has characters a bearer token cannot have; sign in again",
+            t.tenant
+        )));
+    }
     outln!(io, "Authorization: Bearer {}", t.access_token.expose())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -69,7 +77,19 @@ fn default_shell() -> EnvShell {
 }
 
 /// One variable assignment, the value quoted so that the shell takes it literally.
+///
+/// Values must be printable ASCII (tenant names, server URLs, b64tokens and times always are);
+/// anything else is refused for every shell: a control character can end the line or drive the
+/// terminal, and non-ASCII text can turn into a quote when the shell decodes the output with
+/// another code page (Windows-1252 reads bytes 0x91 and 0x92 of UTF-8 text as U+2018 and U+2019,
+/// which PowerShell takes as single quotes).
 pub fn assignment(shell: EnvShell, name: &str, value: &str) -> Result<String> {
+    if let Some(c) = value.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(Error::InvalidInput(format!(
+            "{name} holds a character a shell line cannot carry safely (U+{:04X}); nothing was printed",
+            c as u32
+        )));
+    }
     Ok(match shell {
         EnvShell::Bash | EnvShell::Zsh => {
             format!("export {name}='{}'", value.replace('\'', r"'\''"))
@@ -78,20 +98,31 @@ pub fn assignment(shell: EnvShell, name: &str, value: &str) -> Result<String> {
             "set -gx {name} '{}'",
             value.replace('\\', r"\\").replace('\'', r"\'")
         ),
-        EnvShell::Powershell => format!("$Env:{name} = '{}'", value.replace('\'', "''")),
+        EnvShell::Powershell => format!("$Env:{name} = '{}'", powershell_quoted(value)),
         EnvShell::Cmd => {
             // cmd has no quoting that survives %, ! and " everywhere: such values are refused.
-            if value
-                .chars()
-                .any(|c| c.is_control() || matches!(c, '"' | '%' | '!' | '^'))
-            {
+            // Inside the quotes of `set "NAME=value"`, & | < > ( ) are literal.
+            if let Some(c) = value.chars().find(|c| matches!(c, '"' | '%' | '!' | '^')) {
                 return Err(Error::InvalidInput(format!(
-                    "{name} has characters cmd cannot take literally; use --shell powershell"
+                    "{name} holds '{c}', which cmd cannot take literally; use --shell powershell"
                 )));
             }
             format!("set \"{name}={value}\"")
         }
     })
+}
+
+/// `value` for the inside of a PowerShell single-quoted string: every character PowerShell takes
+/// as a single quote (ASCII `'` and the typographic U+2018 to U+201B) doubled.
+fn powershell_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    for c in value.chars() {
+        if matches!(c, '\'' | '\u{2018}'..='\u{201b}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -112,12 +143,56 @@ mod tests {
             assert_eq!(assignment(shell, "X", v).unwrap(), want, "{shell:?}");
         }
         assert_eq!(
-            assignment(EnvShell::Cmd, "X", "https://h:4443/v8").unwrap(),
-            "set \"X=https://h:4443/v8\""
+            assignment(EnvShell::Cmd, "X", "https://h:4443/v8?a=1&b=(2)|<3>").unwrap(),
+            "set \"X=https://h:4443/v8?a=1&b=(2)|<3>\""
         );
-        for bad in ["100%", "a\"b", "a\nb"] {
-            assert!(assignment(EnvShell::Cmd, "X", bad).is_err(), "{bad}");
+        for bad in ["100%", "a\"b", "a!b", "a^b"] {
+            let e = assignment(EnvShell::Cmd, "X", bad).unwrap_err().to_string();
+            assert!(e.contains("--shell powershell"), "{bad}: {e}");
         }
+    }
+
+    /// Bug caught: PowerShell quoting doubled only ASCII `'`, while PowerShell also ends a
+    /// single-quoted string at U+2018 to U+201B; and control or non-ASCII characters reached
+    /// every shell's line.
+    #[test]
+    fn no_value_can_end_its_quotes_in_any_shell() {
+        assert_eq!(
+            powershell_quoted("x\u{2019}; calc; \u{2018}\u{201a}\u{201b}'"),
+            "x\u{2019}\u{2019}; calc; \u{2018}\u{2018}\u{201a}\u{201a}\u{201b}\u{201b}''"
+        );
+        let shells = [
+            EnvShell::Bash,
+            EnvShell::Zsh,
+            EnvShell::Fish,
+            EnvShell::Powershell,
+            EnvShell::Cmd,
+        ];
+        for shell in shells {
+            for bad in [
+                "x\u{2019}; calc; \u{2019}",
+                "a\r\nX-Injected: 1",
+                "a\nb",
+                "\u{1b}[2J",
+                "caf\u{e9}",
+                "a\0b",
+            ] {
+                let e = assignment(shell, "VBM365_ACCESS_TOKEN", bad).unwrap_err();
+                assert_eq!(e.code(), "invalid_input", "{shell:?} {bad:?}");
+                let m = e.to_string();
+                assert!(m.contains("VBM365_ACCESS_TOKEN") && m.contains("U+"), "{m}");
+                assert!(!m.contains(bad), "the value is never echoed: {m}");
+            }
+        }
+        // Every printable ASCII character comes back literally out of a real bash.
+        let all: String = (' '..='~').collect();
+        let line = assignment(EnvShell::Bash, "X", &all).unwrap();
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("{line}; printf '%s' \"$X\""))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), all);
     }
 
     #[tokio::test]
