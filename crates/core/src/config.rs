@@ -24,6 +24,9 @@ pub const DEFAULT_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 /// Scope asked of Microsoft by default (space-separated); `offline_access` is what makes Microsoft
 /// issue a refresh token.
 pub const DEFAULT_SCOPE: &str = "Directory.AccessAsUser.All User.ReadWrite.All offline_access";
+/// Why a restore operator's profile cannot have a client id or scope other than the defaults:
+/// they would be saved and never used.
+pub const OPERATOR_OWN_APP: &str = "a restore operator signs in to the Restore Portal application the server names: a client id or scope of its own does not apply to the operator role";
 /// Microsoft identity platform authority of the global cloud: the default.
 pub const AUTHORITY_GLOBAL: &str = "https://login.microsoftonline.com";
 /// Authority of the US Government cloud.
@@ -137,8 +140,23 @@ impl TenantProfile {
         Ok(p)
     }
 
-    /// Checks every field (used for profiles edited in the UI or read from disk).
+    /// Checks every field, and that a restore operator's client id and scope are the defaults
+    /// ([`OPERATOR_OWN_APP`]): what every path that saves a profile requires (`tenant add`,
+    /// `tenant edit`, an import, the window's form).
     pub fn validate(&self) -> Result<()> {
+        self.validate_fields()?;
+        if self.role == Role::Operator
+            && (self.client_id != DEFAULT_CLIENT_ID || self.scope != DEFAULT_SCOPE)
+        {
+            return Err(Error::InvalidInput(OPERATOR_OWN_APP.into()));
+        }
+        Ok(())
+    }
+
+    /// Checks every field: what a profile read from disk must pass. A restore operator that an
+    /// earlier build saved with a client id or scope of its own still loads (they are not used),
+    /// so one stale value never makes every tenant unusable; saving it again needs the defaults.
+    fn validate_fields(&self) -> Result<()> {
         validate::tenant_name(&self.name)?;
         validate::server_url(self.server.as_str())?;
         validate::authority_url(self.authority.as_str())?;
@@ -341,7 +359,7 @@ impl ConfigStore {
         let cfg = cfg.migrate(&self.path)?;
         let mut seen = std::collections::HashSet::with_capacity(cfg.tenants.len());
         for (i, t) in cfg.tenants.iter().enumerate() {
-            t.validate().map_err(|e| {
+            t.validate_fields().map_err(|e| {
                 corrupt(format!(
                     "tenant {} ('{}'): {e}; fix or remove it",
                     i + 1,
@@ -388,104 +406,4 @@ impl ConfigStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_file_is_default_and_update_persists() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ConfigStore::new(dir.path());
-        assert!(store.load().unwrap().tenants.is_empty());
-        store
-            .update(|c| {
-                c.tenants.push(
-                    TenantProfile::new("Contoso.onmicrosoft.com", "https://vbm.example:4443")
-                        .unwrap(),
-                );
-                Ok(())
-            })
-            .unwrap();
-        let cfg = store.load().unwrap();
-        assert_eq!(cfg.tenants[0].name, "Contoso.onmicrosoft.com");
-        assert!(cfg.tenant("contoso.ONMICROSOFT.com").is_some());
-        assert_eq!(cfg.version, CONFIG_VERSION);
-        assert!(cfg.tenant("CONTOSO.onmicrosoft.com").is_some());
-    }
-
-    #[test]
-    fn failed_edit_leaves_file_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ConfigStore::new(dir.path());
-        store
-            .update(|c| {
-                c.active_tenant = Some("a".into());
-                Ok(())
-            })
-            .unwrap();
-        let before = std::fs::read(store.path()).unwrap();
-        let err = store
-            .update(|c| -> Result<()> {
-                c.active_tenant = Some("b".into());
-                Err(Error::InvalidInput("no".into()))
-            })
-            .unwrap_err();
-        assert_eq!(err.code(), "invalid_input");
-        assert_eq!(std::fs::read(store.path()).unwrap(), before);
-    }
-
-    #[test]
-    fn newer_format_is_refused_and_garbage_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ConfigStore::new(dir.path());
-        std::fs::write(store.path(), br#"{"version": 99, "vault_id": "x"}"#).unwrap();
-        let e = store.load().unwrap_err();
-        assert_eq!(e.code(), "config_corrupt");
-        assert!(e.to_string().contains("newer"), "{e}");
-        std::fs::write(store.path(), b"{\"version\": 1, \"vau").unwrap();
-        assert_eq!(store.load().unwrap_err().code(), "config_corrupt");
-    }
-
-    #[test]
-    fn hand_edited_tenants_are_checked_like_tenant_add() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ConfigStore::new(dir.path());
-        let good = serde_json::to_value(
-            TenantProfile::new("contoso.onmicrosoft.com", "https://vbm.example:4443").unwrap(),
-        )
-        .unwrap();
-        for (field, value, words) in [
-            ("name", "../../x", "invalid tenant name"),
-            ("server", "http://0.0.0.0/", "use https"),
-            ("authority", "ftp://login.example/", "https"),
-        ] {
-            let mut t = good.clone();
-            t[field] = value.into();
-            let cfg = serde_json::json!({"version": 1, "vault_id": "ab", "tenants": [t]});
-            let bytes = serde_json::to_vec(&cfg).unwrap();
-            std::fs::write(store.path(), &bytes).unwrap();
-            let e = store.load().unwrap_err();
-            assert_eq!(e.code(), "config_corrupt", "{field}");
-            assert!(e.to_string().contains(words), "{field}: {e}");
-            // Nothing was rewritten.
-            assert_eq!(std::fs::read(store.path()).unwrap(), bytes);
-        }
-        let twice =
-            serde_json::json!({"version": 1, "vault_id": "ab", "tenants": [good.clone(), good]});
-        std::fs::write(store.path(), serde_json::to_vec(&twice).unwrap()).unwrap();
-        assert!(store
-            .load()
-            .unwrap_err()
-            .to_string()
-            .contains("listed twice"));
-    }
-
-    #[test]
-    fn version_zero_is_migrated() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ConfigStore::new(dir.path());
-        std::fs::write(store.path(), br#"{"version": 0, "vault_id": ""}"#).unwrap();
-        let c = store.load().unwrap();
-        assert_eq!(c.version, CONFIG_VERSION);
-        assert_eq!(c.vault_id.len(), 32);
-    }
-}
+mod tests;

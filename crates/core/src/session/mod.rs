@@ -28,7 +28,7 @@ pub use certs::{CaTrust, RemovedTrust};
 pub use check::{CertificateCheck, Problem, TenantCheck, TrustKind};
 use signin::remembered;
 pub use signin::PendingSignIn;
-use tenants::same_endpoints;
+pub use tenants::same_endpoints;
 pub use tenants::TenantUpdate;
 pub use transfer::{authority, TenantEntry, TenantFile, TENANT_FILE_FORMAT, TENANT_FILE_VERSION};
 

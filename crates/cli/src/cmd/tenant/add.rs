@@ -4,7 +4,7 @@ use crate::cli::AddArgs;
 use crate::output::{errln, Io};
 use std::process::ExitCode;
 use vbm365_auth_core::config::{AUTHORITY_CHINA, AUTHORITY_GLOBAL, AUTHORITY_US_GOV};
-use vbm365_auth_core::{validate, Engine, Error, Result, Role, SignInMethod, TenantProfile};
+use vbm365_auth_core::{validate, Engine, Result, Role, SignInMethod, TenantProfile};
 
 pub fn run(engine: &Engine, a: AddArgs, io: &mut Io<'_>) -> Result<ExitCode> {
     let mut p = TenantProfile::new(&a.tenant, &a.server)?;
@@ -12,11 +12,6 @@ pub fn run(engine: &Engine, a: AddArgs, io: &mut Io<'_>) -> Result<ExitCode> {
     p.authority = validate::authority_url(authority(&a.authority))?;
     p.role = a.role.parse()?;
     p.sign_in_method = a.sign_in_method.parse()?;
-    if p.role == Role::Operator && (a.client_id.is_some() || a.scope.is_some()) {
-        return Err(Error::InvalidInput(
-            "a restore operator signs in to the Restore Portal application the server names: --client-id and --scope do not apply to --role operator".into(),
-        ));
-    }
     if let Some(c) = a.client_id {
         p.client_id = c;
     }
@@ -168,7 +163,7 @@ mod tests {
                 &bad_pin,
             ),
         ];
-        let operator_app = "a restore operator signs in to the Restore Portal application the server names: --client-id and --scope do not apply to --role operator";
+        let operator_app = vbm365_auth_core::config::OPERATOR_OWN_APP;
         let bad_role = message("admin".parse::<vbm365_auth_core::Role>().unwrap_err());
         let bad_method = message(
             "popup"

@@ -6,8 +6,9 @@
 use crate::cli::EditArgs;
 use crate::output::{errln, Io};
 use std::process::ExitCode;
-use vbm365_auth_core::session::authority;
-use vbm365_auth_core::{validate, Engine, Error, Result, TenantProfile, TenantState};
+use vbm365_auth_core::config::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE};
+use vbm365_auth_core::session::{authority, same_endpoints};
+use vbm365_auth_core::{validate, Engine, Error, Result, Role, TenantProfile, TenantState};
 
 pub async fn run(engine: &Engine, a: EditArgs, io: &mut Io<'_>) -> Result<ExitCode> {
     let before = engine.config()?.resolve(Some(&a.tenant))?.clone();
@@ -16,11 +17,7 @@ pub async fn run(engine: &Engine, a: EditArgs, io: &mut Io<'_>) -> Result<ExitCo
         errln!(io, "Nothing to change for {}.", before.name);
         return Ok(ExitCode::SUCCESS);
     }
-    let endpoints_change = after.server != before.server
-        || after.api_version != before.api_version
-        || after.authority != before.authority
-        || after.client_id != before.client_id
-        || after.role != before.role;
+    let endpoints_change = !same_endpoints(&before, &after);
     let has_tokens = engine
         .status()?
         .iter()
@@ -38,6 +35,14 @@ pub async fn run(engine: &Engine, a: EditArgs, io: &mut Io<'_>) -> Result<ExitCo
         after.api_version,
         after.authority.as_str().trim_end_matches('/')
     );
+    if after.role == Role::Operator
+        && (after.client_id != before.client_id || after.scope != before.scope)
+    {
+        errln!(
+            io,
+            "Client id and scope are back to the defaults: a restore operator signs in to the Restore Portal application the server names"
+        );
+    }
     if update.signed_out {
         errln!(
             io,
@@ -75,6 +80,13 @@ fn edited(before: &TenantProfile, a: &EditArgs) -> Result<TenantProfile> {
     }
     if let Some(r) = &a.role {
         p.role = r.parse()?;
+    }
+    // A restore operator uses the server's Restore Portal application: a client id and scope of
+    // its own (an organization's before, or saved by an earlier build) go back to the defaults
+    // unless given here, and then the core refuses them.
+    if p.role == Role::Operator && a.client_id.is_none() && a.scope.is_none() {
+        p.client_id = DEFAULT_CLIENT_ID.into();
+        p.scope = DEFAULT_SCOPE.into();
     }
     if let Some(m) = &a.sign_in_method {
         p.sign_in_method = m.parse()?;
