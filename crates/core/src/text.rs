@@ -16,10 +16,7 @@ pub fn shown(raw: &str, max: usize) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        // Cc and the bidi/format controls that can reorder what a terminal shows.
-        if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
+        if hides_or_drives(c) {
             continue;
         }
         if pending_space {
@@ -39,6 +36,23 @@ pub fn shown(raw: &str, max: usize) -> String {
         count += 1;
     }
     out
+}
+
+/// `raw` (invalid UTF-8 replaced) for a terminal, with its layout: line breaks and tabs stay, every
+/// other control character (escape sequences, carriage returns) and the bidi and zero-width
+/// controls are dropped. Unlike [`shown`], nothing is folded or cut.
+pub fn for_terminal(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .chars()
+        .filter(|&c| matches!(c, '\n' | '\t') || !hides_or_drives(c))
+        .collect()
+}
+
+/// Cc (the terminal's own controls) and the bidi/format controls that can reorder or hide what a
+/// terminal shows.
+fn hides_or_drives(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` with every occurrence of each secret (of 8 characters or more) replaced.
@@ -61,6 +75,15 @@ mod tests {
         let t = shown("Bad\x1b[31m red\x1b]0;title\x07\r\n\tthing\u{202e}txt", 100);
         assert!(!t.chars().any(|c| c.is_control()), "{t:?}");
         assert_eq!(t, "Bad[31m red]0;title thingtxt");
+    }
+
+    #[test]
+    fn text_for_a_terminal_keeps_its_lines_and_loses_its_controls() {
+        let raw = b"line 1\r\n\tline \x1b[31m2\x1b]0;title\x07\n\xe2\x80\xaeevil\xff";
+        assert_eq!(
+            for_terminal(raw),
+            "line 1\n\tline [31m2]0;title\nevil\u{fffd}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 use vbm365_auth_core::session::{ApiRequest, ApiResponse};
-use vbm365_auth_core::{Engine, Error, Result};
+use vbm365_auth_core::{text, Engine, Error, Result};
 
 pub async fn run(
     engine: &Engine,
@@ -160,6 +160,9 @@ fn print(r: &ApiResponse, include: bool, pretty: bool, io: &mut Io<'_>) -> Resul
             let text = serde_json::to_string_pretty(&v).unwrap_or_default();
             out.extend_from_slice(text.as_bytes());
         }
+        // On a terminal a body that is not JSON is shown without its control characters (escape
+        // sequences could retitle, clear or rewrite the terminal); a pipe gets it as it came.
+        Err(_) if pretty => out.extend_from_slice(text::for_terminal(&r.body).as_bytes()),
         _ => out.extend_from_slice(&r.body),
     }
     if out.last().is_some_and(|b| *b != b'\n') {
