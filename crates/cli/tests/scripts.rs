@@ -285,6 +285,55 @@ async fn status_check_passes_then_fails_with_a_fix() {
     );
 }
 
+/// Bug caught: each probe of `status --check` started from the token the check began with, so
+/// after a 401 → refresh in the first probe the next ones sent the stale token and refreshed
+/// again (up to three forced refreshes per tenant), and `token_expires_at` was the old expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_check_refreshes_a_refused_token_once_and_reports_the_renewed_expiry() {
+    let env = Env::with_signed_in_tenant().await;
+    let before = token(&env);
+    env.emu.revoke_vbm_access_tokens();
+    env.emu.set_vbm_token_lifetime(7200);
+    env.emu.clear_requests();
+    let r = env.run(&["status", "--check", "--json"]).ok();
+    let row = &r.json()[0];
+    assert_eq!(row["ok"], true, "{row}");
+    assert_eq!(env.emu.stats().get("vbm_refresh"), Some(&1), "{row}");
+    let renewed = env.run(&["token", "--json"]).ok().json();
+    let after = renewed["access_token"].as_str().unwrap();
+    assert_ne!(after, before);
+    let sent: Vec<(String, String)> = env
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|q| q.server == Server::Vbm && q.method == "GET")
+        .map(|q| {
+            let auth = q.header("authorization").unwrap_or_default();
+            let which = if auth == format!("Bearer {before}") {
+                "old"
+            } else if auth == format!("Bearer {after}") {
+                "renewed"
+            } else {
+                "other"
+            };
+            (q.path.clone(), which.to_string())
+        })
+        .collect();
+    let want = [
+        ("/v8/ServiceInstance", "old"),
+        ("/v8/ServiceInstance", "renewed"),
+        ("/v8/Organization", "renewed"),
+        ("/v8/Organization/LoggedInUser", "renewed"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(p, w)| (p.to_string(), w.to_string()))
+        .collect();
+    assert_eq!(sent, want);
+    // The renewed token lives 2 h, the refused one 1 h: the row names the renewed one's expiry.
+    assert_eq!(row["token_expires_at"], renewed["expires_at"], "{row}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_import_edit_and_import_errors() {
     let env = Env::with_signed_in_tenant().await;
@@ -325,6 +374,110 @@ async fn export_import_edit_and_import_errors() {
         .ok();
     assert!(r.stderr.contains("was signed out"), "{}", r.stderr);
     assert_eq!(env.state(), "signed_out");
+}
+
+/// Bug caught: only `tenant add` refused a client id or scope for a restore operator; `tenant
+/// edit` and `tenant import` saved them, and they were never used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_operator_takes_no_client_id_or_scope_on_any_path() {
+    let env = Env::new().await;
+    env.add_tenant(TENANT, "v8");
+    let vbm = env.emu.vbm_url();
+    let refusal = vbm365_auth_core::config::OPERATOR_OWN_APP;
+    let before = env.config_json();
+    let other = "fabrikam.onmicrosoft.com";
+    for args in [
+        &[
+            "tenant",
+            "edit",
+            TENANT,
+            "--role",
+            "operator",
+            "--client-id",
+            "my-app",
+        ][..],
+        &[
+            "tenant",
+            "edit",
+            TENANT,
+            "--role",
+            "operator",
+            "--scope",
+            "User.Read",
+        ],
+        &[
+            "tenant",
+            "add",
+            other,
+            "--server",
+            &vbm,
+            "--role",
+            "operator",
+            "--client-id",
+            "my-app",
+        ],
+        &[
+            "tenant",
+            "add",
+            other,
+            "--server",
+            &vbm,
+            "--role",
+            "operator",
+            "--scope",
+            "User.Read",
+        ],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(refusal), "{args:?}: {}", r.stderr);
+        assert_eq!(env.config_json(), before, "{args:?} changed the config");
+    }
+    let file = env.dir.path().join("operators.json");
+    for extra in [r#""client_id":"my-app""#, r#""scope":"User.Read""#] {
+        let entry = format!(r#"[{{"name":"{other}","server":"{vbm}","role":"operator",{extra}}}]"#);
+        std::fs::write(&file, entry).unwrap();
+        let r = env.run(&["tenant", "import", file.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{extra}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("entry 1") && r.stderr.contains(refusal),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            env.config_json(),
+            before,
+            "{extra}: the import changed the config"
+        );
+    }
+    // An organization with an application of its own becomes a restore operator: its client id
+    // and scope go back to the defaults, and it says so.
+    env.run(&[
+        "tenant",
+        "edit",
+        TENANT,
+        "--client-id",
+        "my-app",
+        "--scope",
+        "User.Read",
+    ])
+    .ok();
+    let r = env
+        .run(&["tenant", "edit", TENANT, "--role", "operator", "--yes"])
+        .ok();
+    assert!(
+        r.stderr
+            .contains("Client id and scope are back to the defaults"),
+        "{}",
+        r.stderr
+    );
+    let saved = &env.config_json()["tenants"][0];
+    assert_eq!(saved["role"], "operator");
+    assert_eq!(
+        saved["client_id"],
+        vbm365_auth_core::config::DEFAULT_CLIENT_ID
+    );
+    assert_eq!(saved["scope"], vbm365_auth_core::config::DEFAULT_SCOPE);
 }
 
 #[test]

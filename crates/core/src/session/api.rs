@@ -10,8 +10,9 @@ use crate::text;
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST};
 use serde_json::Value;
 
-/// Largest reply body accepted from the REST API (a page of 10,000 items fits).
-pub const MAX_API_BODY: usize = 256 * 1024 * 1024;
+/// Largest reply body accepted from the REST API, per request (a page of 10,000 items fits); the
+/// pages `--paginate` gathers are bounded together by [`super::paging::MAX_PAGINATED_BYTES`].
+pub const MAX_API_BODY: usize = 64 * 1024 * 1024;
 /// One request of `vbm365-auth api`.
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest {
@@ -66,6 +67,8 @@ pub(super) struct Call<'a> {
     engine: &'a Engine,
     tenant: String,
     token: VbmAccessToken,
+    /// When `token` expires (the renewed one's expiry after the forced refresh).
+    expires_at: DateTime<Utc>,
     used: Vec<VbmAccessToken>,
     refreshed: bool,
     method: reqwest::Method,
@@ -122,16 +125,7 @@ impl Engine {
         headers: Vec<(HeaderName, HeaderValue)>,
         req: &ApiRequest,
     ) -> Result<ApiResponse> {
-        let mut call = Call {
-            engine: self,
-            tenant: profile.name.clone(),
-            used: vec![token.access_token.clone()],
-            token: token.access_token,
-            refreshed: false,
-            method,
-            headers,
-            body: req.body.clone(),
-        };
+        let mut call = Call::new(self, profile, token, method, headers, req.body.clone());
         if !req.paginate {
             let ex = call.send(&url).await?;
             return Ok(call.response(&url, ex, None, 1));
@@ -140,7 +134,48 @@ impl Engine {
     }
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// A call for `profile` starting with `token`.
+    pub(super) fn new(
+        engine: &'a Engine,
+        profile: &TenantProfile,
+        token: AccessToken,
+        method: reqwest::Method,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: Option<Vec<u8>>,
+    ) -> Self {
+        Call {
+            engine,
+            tenant: profile.name.clone(),
+            used: vec![token.access_token.clone()],
+            token: token.access_token,
+            expires_at: token.expires_at,
+            refreshed: false,
+            method,
+            headers,
+            body,
+        }
+    }
+
+    /// A call of `GET`s accepting JSON, for several requests that share one token and one forced
+    /// refresh (`status --check`).
+    pub(super) fn gets(engine: &'a Engine, profile: &TenantProfile, token: AccessToken) -> Self {
+        let accept = (ACCEPT, HeaderValue::from_static("application/json"));
+        Call::new(
+            engine,
+            profile,
+            token,
+            reqwest::Method::GET,
+            vec![accept],
+            None,
+        )
+    }
+
+    /// When the token in use expires.
+    pub(super) fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+
     /// One request; on a 401, one forced refresh and one retry for the whole call.
     pub(super) async fn send(&mut self, url: &Url) -> Result<Exchange> {
         let first = self.once(url).await?;
@@ -150,6 +185,7 @@ impl Call<'_> {
         self.refreshed = true;
         let renewed = self.engine.refresh(Some(&self.tenant)).await?;
         self.token = renewed.access_token;
+        self.expires_at = renewed.expires_at;
         self.used.push(self.token.clone());
         self.once(url).await
     }
@@ -206,8 +242,25 @@ impl Call<'_> {
     }
 }
 
-/// The server's `RESTExceptionInfo` message (or OAuth-style text), else a summary of the reply.
+/// The server's `RESTExceptionInfo` message (or OAuth-style text), else a summary of the reply;
+/// for a redirect, where it points (redirects are never followed: the token goes to the tenant's
+/// server only).
 fn error_message(reply: &Reply, secrets: &[&str]) -> String {
+    if (300..400).contains(&reply.status) {
+        let to = reply
+            .headers
+            .get(reqwest::header::LOCATION)
+            .map(|v| {
+                text::shown(
+                    &text::redact(&String::from_utf8_lossy(v.as_bytes()), secrets),
+                    200,
+                )
+            })
+            .unwrap_or_else(|| "nowhere (no Location)".into());
+        return format!(
+            "a redirect to {to}, which vbm365-auth does not follow (it sends the tenant's token to the tenant's server only)"
+        );
+    }
     let own = serde_json::from_slice::<Value>(&reply.body)
         .ok()
         .and_then(|v| {
@@ -293,9 +346,10 @@ pub fn target_url(
     } else {
         let path = target.trim_start_matches('/');
         let first = path.split(['/', '?']).next().unwrap_or_default();
-        let versioned = first.len() > 1
-            && first[..1].eq_ignore_ascii_case("v")
-            && first[1..].bytes().all(|b| b.is_ascii_digit());
+        // `v` and digits only (`v8`, `V6`); checked by characters, as a path may begin with any.
+        let versioned = first
+            .strip_prefix(['v', 'V'])
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         let path = if versioned {
             path.to_string()
         } else {
@@ -327,123 +381,4 @@ pub(super) fn same_origin(profile: &TenantProfile, u: Url) -> Result<Url> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::paging::next_page;
-    use super::*;
-    use crate::config::ApiVersion;
-
-    fn profile(server: &str, v: ApiVersion) -> TenantProfile {
-        let mut p = TenantProfile::new("a.onmicrosoft.com", server).unwrap();
-        p.api_version = v;
-        p
-    }
-
-    #[test]
-    fn targets_resolve_on_the_tenants_server_only() {
-        let p = profile("https://vbm.example:4443", ApiVersion::V8);
-        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
-        let cases = [
-            (
-                "Organizations",
-                vec![],
-                "https://vbm.example:4443/v8/Organizations",
-            ),
-            (
-                "/Jobs?limit=5",
-                q("offset", "10"),
-                "https://vbm.example:4443/v8/Jobs?limit=5&offset=10",
-            ),
-            ("/v7/Jobs", vec![], "https://vbm.example:4443/v7/Jobs"),
-            (
-                "V6/ServiceInstance",
-                vec![],
-                "https://vbm.example:4443/V6/ServiceInstance",
-            ),
-            (
-                "https://VBM.example:4443/v8/Jobs#x",
-                vec![],
-                "https://vbm.example:4443/v8/Jobs",
-            ),
-            ("vm/x", vec![], "https://vbm.example:4443/v8/vm/x"),
-        ];
-        for (target, query, want) in cases {
-            assert_eq!(
-                target_url(&p, target, &query).unwrap().as_str(),
-                want,
-                "{target}"
-            );
-        }
-        for bad in [
-            "https://evil.example:4443/v8/Jobs",
-            "https://vbm.example:4444/v8/Jobs",
-            "http://vbm.example:4443/v8/Jobs",
-            "",
-            "Jobs x",
-            "Jobs\n?x=1",
-        ] {
-            let e = target_url(&p, bad, &[]).unwrap_err();
-            assert_eq!(e.code(), "invalid_input", "{bad:?}");
-        }
-        let e = target_url(&p, "https://evil.example/v8/Jobs", &[]).unwrap_err();
-        assert!(e.to_string().contains("sends its token only there"), "{e}");
-    }
-
-    #[test]
-    fn methods_and_headers_are_checked() {
-        assert_eq!(method("").unwrap(), reqwest::Method::GET);
-        assert_eq!(method("patch").unwrap(), reqwest::Method::PATCH);
-        assert!(method("GET /x").is_err());
-        let h = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
-        for bad in [
-            h("Authorization", "Bearer x"),
-            h("host", "x"),
-            h("bad name", "x"),
-            h("X-A", "a\nb"),
-        ] {
-            assert_eq!(
-                headers(&bad, false).unwrap_err().code(),
-                "invalid_input",
-                "{bad:?}"
-            );
-        }
-        let out = headers(&h("Accept", "text/csv"), true).unwrap();
-        let names: Vec<_> = out
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
-            .collect();
-        assert_eq!(
-            names,
-            ["accept: text/csv", "content-type: application/json"]
-        );
-    }
-
-    #[test]
-    fn the_next_page_comes_from_links_or_from_a_full_page() {
-        let p = profile("https://vbm.example:4443", ApiVersion::V8);
-        let url = Url::parse("https://vbm.example:4443/v8/Jobs?limit=2").unwrap();
-        let page = |v: Value| v.as_object().unwrap().clone();
-        let linked = page(serde_json::json!({"offset":0,"limit":2,"results":[1,2],
-            "_links":{"self":{"href":"/v8/Jobs?offset=0&limit=2"},"next":{"href":"/v8/Jobs?offset=2&limit=2"}}}));
-        assert_eq!(
-            next_page(&p, &url, &linked).unwrap().unwrap().as_str(),
-            "https://vbm.example:4443/v8/Jobs?offset=2&limit=2"
-        );
-        let last = page(
-            serde_json::json!({"offset":2,"limit":2,"results":[3],"_links":{"self":{"href":"/v8/Jobs"}}}),
-        );
-        assert_eq!(next_page(&p, &url, &last).unwrap(), None);
-        let bare = page(serde_json::json!({"offset":0,"limit":2,"results":[1,2]}));
-        assert_eq!(
-            next_page(&p, &url, &bare).unwrap().unwrap().as_str(),
-            "https://vbm.example:4443/v8/Jobs?offset=2&limit=2"
-        );
-        let short = page(serde_json::json!({"offset":0,"limit":2,"results":[1]}));
-        assert_eq!(next_page(&p, &url, &short).unwrap(), None);
-        let elsewhere = page(serde_json::json!({"offset":0,"limit":2,"results":[1,2],
-            "_links":{"next":{"href":"https://evil.example/v8/Jobs?offset=2"}}}));
-        assert_eq!(
-            next_page(&p, &url, &elsewhere).unwrap_err().code(),
-            "invalid_input"
-        );
-    }
-}
+mod tests;

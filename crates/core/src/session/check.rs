@@ -1,14 +1,15 @@
 //! `status --check`: asks each signed-in tenant's server whether everything works, and says what
 //! does not. Per tenant: a token valid for a minute (refreshed if needed), `ServiceInstance`
 //! (server version, the certificate presented and how it is trusted, the server's clock from its
-//! `Date`), `Organization` and `Organization/LoggedInUser` (every API version has both).
-//! Tenants are checked concurrently.
+//! `Date`), `Organization` and `Organization/LoggedInUser` (every API version has both), over
+//! one call: a 401 forces one refresh for the tenant's whole check, and the probes after it use
+//! the renewed token. Tenants are checked concurrently.
 
-use super::api::{headers, method, target_url};
+use super::api::{target_url, Call};
 use super::*;
 use crate::contract::check_code;
 use crate::error::Remedy;
-use crate::session::{ApiRequest, ApiResponse};
+use crate::session::ApiResponse;
 use crate::text;
 use serde_json::Value;
 
@@ -158,73 +159,61 @@ impl Engine {
                 return c;
             }
         };
-        c.token_expires_at = Some(token.expires_at);
-        let Some(si) = self
-            .probe(&mut c, &token, "server", "ServiceInstance")
-            .await
-        else {
+        let mut call = Call::gets(self, &row.profile, token);
+        let si = probe(&mut c, &mut call, "server", "ServiceInstance").await;
+        c.token_expires_at = Some(call.expires_at());
+        let Some(si) = si else {
             return c;
         };
         let received = Utc::now();
         c.server_version = field(&si, "version");
         c.certificate = Some(certificate(cfg, &row.profile, &si, &mut c.problems));
         c.clock_skew_secs = clock_skew(&si, received, &mut c.problems);
-        if let Some(org) = self
-            .probe(&mut c, &token, "organization", "Organization")
-            .await
-        {
+        if let Some(org) = probe(&mut c, &mut call, "organization", "Organization").await {
             c.organization = field(&org, "name");
         }
-        if let Some(user) = self
-            .probe(&mut c, &token, "user", "Organization/LoggedInUser")
-            .await
-        {
+        if let Some(user) = probe(&mut c, &mut call, "user", "Organization/LoggedInUser").await {
             c.user = field(&user, "name");
         }
+        c.token_expires_at = Some(call.expires_at());
         c
     }
+}
 
-    /// `GET` of `path` for the check; a failure becomes a problem of `check`.
-    async fn probe(
-        &self,
-        c: &mut TenantCheck,
-        token: &AccessToken,
-        check: &'static str,
-        path: &str,
-    ) -> Option<ApiResponse> {
-        let req = ApiRequest {
-            target: path.into(),
-            min_valid: Duration::from_secs(60),
-            ..ApiRequest::default()
-        };
-        let sent = async {
-            let url = target_url(&c.profile, path, &[])?;
-            let (m, h) = (method("GET")?, headers(&[], false)?);
-            self.api_with(&c.profile, token.clone(), url, m, h, &req)
-                .await
+/// `GET` of `path` for the check over the tenant's one `call`; a failure becomes a problem of
+/// `check`.
+async fn probe(
+    c: &mut TenantCheck,
+    call: &mut Call<'_>,
+    check: &'static str,
+    path: &str,
+) -> Option<ApiResponse> {
+    let sent = async {
+        let url = target_url(&c.profile, path, &[])?;
+        let ex = call.send(&url).await?;
+        Ok::<_, Error>(call.response(&url, ex, None, 1))
+    }
+    .await;
+    match sent {
+        Ok(r) if r.is_success() => Some(r),
+        Ok(r) => {
+            c.problems.push(Problem {
+                check,
+                code: check_code::HTTP_ERROR.into(),
+                message: format!(
+                    "GET /{}/{path} answered HTTP {}: {}",
+                    c.profile.api_version,
+                    r.status,
+                    r.error_message.unwrap_or_default()
+                ),
+                fatal: true,
+                remedy: (r.status == 401).then_some(Remedy::SignIn),
+            });
+            None
         }
-        .await;
-        match sent {
-            Ok(r) if r.is_success() => Some(r),
-            Ok(r) => {
-                c.problems.push(Problem {
-                    check,
-                    code: check_code::HTTP_ERROR.into(),
-                    message: format!(
-                        "GET /{}/{path} answered HTTP {}: {}",
-                        c.profile.api_version,
-                        r.status,
-                        r.error_message.unwrap_or_default()
-                    ),
-                    fatal: true,
-                    remedy: (r.status == 401).then_some(Remedy::SignIn),
-                });
-                None
-            }
-            Err(e) => {
-                c.problems.push(Problem::of(check, &e));
-                None
-            }
+        Err(e) => {
+            c.problems.push(Problem::of(check, &e));
+            None
         }
     }
 }
