@@ -22,10 +22,12 @@
 use crate::error::{Error, Result};
 use crate::secret::AuthCode;
 use futures::stream::{FuturesUnordered, StreamExt};
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Longest request head read (request line and headers); Microsoft's codes are a few KB.
 const MAX_HEAD: usize = 32 * 1024;
@@ -127,8 +129,8 @@ where
                 }
             },
             Some(read) = reading.next(), if !reading.is_empty() => {
-                let Some((mut stream, head)) = read else { continue };
-                match judge(&head, port, state) {
+                let Some((mut stream, mut head)) = read else { continue };
+                match judge(&mut head, port, state) {
                     Verdict::Ignore(status, page) => respond(&mut stream, status, page).await,
                     Verdict::Mismatch => {
                         tracing::warn!(
@@ -152,28 +154,31 @@ where
     }
 }
 
-/// Reads a request head (up to the blank line), within [`HEAD_WAIT`] and [`MAX_HEAD`].
-async fn read_head(mut stream: TcpStream) -> Option<(TcpStream, String)> {
-    let mut buf = Vec::with_capacity(2048);
+/// A request head as it was read. The redirect's carries the authorization code, so it is wiped
+/// once judged ([`judge`]) and again when dropped.
+type Head = Zeroizing<Vec<u8>>;
+
+/// Reads a request head (up to the blank line), within [`HEAD_WAIT`] and [`MAX_HEAD`]. The buffer
+/// is reserved once, with room for the longest head and one more read, and filled in place: a
+/// buffer that grew (or a chunk on the stack) would leave copies of the code in memory nobody
+/// wipes.
+async fn read_head(mut stream: TcpStream) -> Option<(TcpStream, Head)> {
+    let mut buf: Head = Zeroizing::new(Vec::with_capacity(MAX_HEAD + 4096));
     let read = async {
-        let mut chunk = [0u8; 4096];
         while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
             if buf.len() > MAX_HEAD {
                 return false;
             }
-            match stream.read(&mut chunk).await {
+            // Reads into the spare capacity only (at least 4 KiB is left), so `buf` never moves.
+            match stream.read_buf(&mut *buf).await {
                 Ok(0) | Err(_) => return false,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
             }
         }
         true
     };
     let complete = tokio::time::timeout(HEAD_WAIT, read).await.unwrap_or(false);
-    if !complete {
-        return None;
-    }
-    let head = String::from_utf8(buf).ok()?;
-    Some((stream, head))
+    complete.then_some((stream, buf))
 }
 
 enum Verdict {
@@ -185,8 +190,19 @@ enum Verdict {
     Accept(AuthorizationResponse),
 }
 
-/// What a request head is to this sign-in.
-fn judge(head: &str, port: u16, state: &str) -> Verdict {
+/// What a request head is to this sign-in. The head is wiped before this returns: the code, if
+/// it is the answer, has been copied into its [`AuthCode`] (which wipes itself), and nothing else
+/// keeps a copy.
+fn judge(head: &mut [u8], port: u16, state: &str) -> Verdict {
+    let verdict = match std::str::from_utf8(head) {
+        Ok(text) => verdict(text, port, state),
+        Err(_) => Verdict::Ignore("400 Bad Request", Page::NotFound),
+    };
+    head.zeroize();
+    verdict
+}
+
+fn verdict(head: &str, port: u16, state: &str) -> Verdict {
     let mut lines = head.split("\r\n");
     let mut parts = lines.next().unwrap_or_default().split(' ');
     let (method, target) = (
@@ -202,10 +218,10 @@ fn judge(head: &str, port: u16, state: &str) -> Verdict {
         return Verdict::Ignore("400 Bad Request", Page::NotFound);
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    // Borrowed from the head unless percent-decoding was needed (never for Microsoft's codes).
+    let mut fields: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+        url::form_urlencoded::parse(query.as_bytes()).collect();
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_ref());
     let is_response = ["state", "code", "error"].iter().any(|k| get(k).is_some());
     if method != "GET" || path != "/" || !is_response {
         return Verdict::Ignore("404 Not Found", Page::NotFound);
@@ -213,12 +229,18 @@ fn judge(head: &str, port: u16, state: &str) -> Verdict {
     if !get("state").is_some_and(|s| constant_time_eq(s.as_bytes(), state.as_bytes())) {
         return Verdict::Mismatch;
     }
-    match (get("code").filter(|c| !c.is_empty()), get("error")) {
-        (Some(code), None) => Verdict::Accept(AuthorizationResponse::Code(AuthCode::new(code))),
-        (_, Some(error)) => Verdict::Accept(AuthorizationResponse::Error {
-            error,
-            description: get("error_description"),
-        }),
+    let error = get("error").map(str::to_string);
+    let description = get("error_description").map(str::to_string);
+    let code = fields
+        .iter()
+        .position(|(n, v)| n == "code" && !v.is_empty())
+        .map(|at| fields.swap_remove(at).1);
+    match (code, error) {
+        // The one copy of the code outside the head: straight into its secret type.
+        (Some(code), None) => Verdict::Accept(AuthorizationResponse::Code(AuthCode::new(
+            code.into_owned(),
+        ))),
+        (_, Some(error)) => Verdict::Accept(AuthorizationResponse::Error { error, description }),
         (None, None) => Verdict::Accept(AuthorizationResponse::Error {
             error: "invalid_request".into(),
             description: Some("the sign-in response carried neither a code nor an error".into()),
@@ -296,21 +318,52 @@ mod tests {
         format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n")
     }
 
+    fn judged(head: &str, port: u16, state: &str) -> Verdict {
+        judge(&mut head.as_bytes().to_vec(), port, state)
+    }
+
+    /// Bug caught: the request head that carried the authorization code stayed in ordinary
+    /// memory after the code was taken into its secret type.
+    #[test]
+    fn the_head_is_wiped_once_the_code_is_taken() {
+        let mut buf = head("/?code=C0DE-SECRET&state=s1", "localhost:4711").into_bytes();
+        let len = buf.len();
+        let v = judge(&mut buf, 4711, "s1");
+        assert!(
+            matches!(v, Verdict::Accept(AuthorizationResponse::Code(c)) if c.expose() == "C0DE-SECRET")
+        );
+        // Whatever the verdict, nothing of the head is left.
+        for target in [
+            "/?code=C0DE-SECRET&state=other",
+            "/favicon.ico?code=C0DE-SECRET",
+        ] {
+            let mut other = head(target, "localhost:4711").into_bytes();
+            judge(&mut other, 4711, "s1");
+            assert!(other.iter().all(|&b| b == 0), "{target}");
+        }
+        assert_eq!(buf.len(), len, "wiped in place");
+        assert!(
+            buf.iter().all(|&b| b == 0),
+            "{}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+
     #[test]
     fn only_the_redirect_with_our_state_is_accepted() {
         let ok = |v: Verdict| matches!(v, Verdict::Accept(AuthorizationResponse::Code(c)) if c.expose() == "C0DE");
-        assert!(ok(judge(
+        assert!(ok(judged(
             &head("/?code=C0DE&state=s1", "localhost:4711"),
             4711,
             "s1"
         )));
-        assert!(ok(judge(
+        assert!(ok(judged(
             &head("/?state=s1&code=C0DE", "127.0.0.1:4711"),
             4711,
             "s1"
         )));
         assert!(matches!(
-            judge(
+            judged(
                 &head("/?code=C0DE&state=other", "localhost:4711"),
                 4711,
                 "s1"
@@ -318,7 +371,7 @@ mod tests {
             Verdict::Mismatch
         ));
         assert!(matches!(
-            judge(&head("/?code=C0DE", "localhost:4711"), 4711, "s1"),
+            judged(&head("/?code=C0DE", "localhost:4711"), 4711, "s1"),
             Verdict::Mismatch
         ));
         // Another host (DNS rebinding), another path, a favicon: not for us, the wait goes on.
@@ -330,7 +383,7 @@ mod tests {
             ("/", "localhost:4711"),
         ] {
             assert!(
-                matches!(judge(&head(target, host), 4711, "s1"), Verdict::Ignore(..)),
+                matches!(judged(&head(target, host), 4711, "s1"), Verdict::Ignore(..)),
                 "{target} {host}"
             );
         }
@@ -338,7 +391,7 @@ mod tests {
 
     #[test]
     fn an_error_redirect_is_an_answer() {
-        let v = judge(
+        let v = judged(
             &head(
                 "/?error=access_denied&error_description=AADSTS65004%3A+User+declined&state=s1",
                 "localhost:1",
