@@ -1,20 +1,25 @@
-//! The state both emulators share: issued codes and tokens, recorded requests, settings, faults.
+//! The state both emulators share: recorded requests, statistics, settings and faults here; what
+//! each server issued in [`ms`] (device codes, Microsoft tokens) and [`vbm`] (VBM365 tokens and
+//! the settings of the VBM365 server).
 //!
 //! One `std::sync::Mutex` guards it all; it is never held across an `.await`.
 
+mod ms;
+mod vbm;
+
+pub(crate) use ms::{DeviceCode, MsAccess, MsRefresh};
+pub(crate) use vbm::{VbmAccess, VbmRefresh, VBM_REFRESH_LIFETIME};
+
 use crate::options::EmulatorOptions;
-use crate::types::{DeviceCodeInfo, DeviceCodeState, Fault, RecordedRequest, Server};
+use crate::types::{Fault, RecordedRequest, Server};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Longest lifetime or delay the emulators use, in seconds (larger settings are clamped to it, so
 /// time arithmetic never overflows): 100 years.
 pub(crate) const MAX_SECS: u64 = 100 * 365 * 24 * 3600;
-
-/// Lifetime of VBM365 refresh tokens.
-pub(crate) const VBM_REFRESH_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Shared by both servers and by the [`crate::Emulators`] handle.
 pub(crate) struct Shared {
@@ -85,107 +90,12 @@ pub(crate) fn prefix(server: Server) -> &'static str {
     }
 }
 
-/// A device code and its progress.
-#[derive(Debug, Clone)]
-pub(crate) struct DeviceCode {
-    pub user_code: String,
-    pub device_code: String,
-    pub tenant: String,
-    pub client_id: String,
-    pub scope: String,
-    pub issued_at: chrono::DateTime<chrono::Utc>,
-    pub expires_in: u64,
-    pub expires_at: Instant,
-    /// Required interval between polls, in seconds.
-    pub interval: u64,
-    pub last_poll: Option<Instant>,
-    pub auto_approve_at: Option<Instant>,
-    pub state: DeviceCodeState,
-}
-
-impl DeviceCode {
-    /// Applies what time alone changes: auto-approval and expiry.
-    pub fn advance(&mut self, now: Instant) {
-        if self.state == DeviceCodeState::Pending && self.auto_approve_at.is_some_and(|t| now >= t)
-        {
-            self.state = DeviceCodeState::Approved;
-        }
-        if matches!(
-            self.state,
-            DeviceCodeState::Pending | DeviceCodeState::Approved
-        ) && now >= self.expires_at
-        {
-            self.state = DeviceCodeState::Expired;
-        }
-    }
-
-    pub fn info(&self) -> DeviceCodeInfo {
-        DeviceCodeInfo {
-            user_code: self.user_code.clone(),
-            device_code: self.device_code.clone(),
-            tenant: self.tenant.clone(),
-            client_id: self.client_id.clone(),
-            scope: self.scope.clone(),
-            issued_at: self.issued_at,
-            expires_in: self.expires_in,
-            interval: self.interval,
-            state: self.state,
-        }
-    }
-}
-
-/// A Microsoft access token (checked by the VBM365 emulator when it is used as an assertion).
-#[derive(Debug, Clone)]
-pub(crate) struct MsAccess {
-    pub tenant: String,
-    pub upn: String,
-    /// The application of an `api://<app>/…` scope the token was issued for (`None`: Graph).
-    pub audience: Option<String>,
-    pub expires_at: Instant,
-}
-
 /// Whether a refresh token can still be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RefreshStatus {
     Active,
     Used,
     Revoked,
-}
-
-/// A Microsoft refresh token.
-#[derive(Debug, Clone)]
-pub(crate) struct MsRefresh {
-    pub tenant: String,
-    pub client_id: String,
-    pub scope: String,
-    pub upn: String,
-    pub status: RefreshStatus,
-}
-
-/// A VBM365 access token.
-#[derive(Debug, Clone)]
-pub(crate) struct VbmAccess {
-    pub refresh_token: String,
-    pub expires_at: Instant,
-    pub revoked: bool,
-}
-
-/// A VBM365 refresh token.
-#[derive(Debug, Clone)]
-pub(crate) struct VbmRefresh {
-    pub tenant: String,
-    pub user_name: String,
-    pub expires_at: Instant,
-    /// The antiforgery cookie value the token is bound to (v7/v8 without
-    /// `disable_antiforgery_token=true`).
-    pub antiforgery: Option<String>,
-    pub status: RefreshStatus,
-    /// `Some(delivered)` once the token was redeemed: whether the reply carrying its successor
-    /// was sent (`false` when a [`Fault::LostReply`] dropped it).
-    pub rotated: Option<bool>,
-    /// Issued to a restore operator (`grant_type=operator`): refreshes need operator
-    /// authentication on, not tenant authentication.
-    pub operator: bool,
 }
 
 /// Everything behind the lock.
@@ -220,25 +130,6 @@ impl Inner {
             Server::Ms => &mut self.ms_faults,
             Server::Vbm => &mut self.vbm_faults,
         }
-    }
-
-    /// The device code with this user code (compared ignoring case, spaces and dashes).
-    pub fn by_user_code(&mut self, user_code: &str) -> Option<&mut DeviceCode> {
-        let wanted: String = user_code
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect::<String>()
-            .to_ascii_uppercase();
-        if wanted.is_empty() {
-            return None;
-        }
-        let now = Instant::now();
-        let dc = self
-            .device_codes
-            .iter_mut()
-            .find(|d| d.user_code == wanted)?;
-        dc.advance(now);
-        Some(dc)
     }
 }
 
@@ -310,120 +201,6 @@ impl Shared {
 
     pub fn stats(&self) -> BTreeMap<String, u64> {
         self.lock().stats.clone()
-    }
-
-    pub fn device_codes(&self) -> Vec<DeviceCodeInfo> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        inner
-            .device_codes
-            .iter_mut()
-            .map(|d| {
-                d.advance(now);
-                d.info()
-            })
-            .collect()
-    }
-
-    /// Moves a device code to `to` if its current state passes `allowed`.
-    fn transition(
-        &self,
-        user_code: &str,
-        allowed: impl Fn(DeviceCodeState) -> bool,
-        to: DeviceCodeState,
-    ) -> bool {
-        let mut inner = self.lock();
-        match inner.by_user_code(user_code) {
-            Some(dc) if allowed(dc.state) => {
-                dc.state = to;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    pub fn approve(&self, user_code: &str) -> bool {
-        self.transition(
-            user_code,
-            |s| s == DeviceCodeState::Pending,
-            DeviceCodeState::Approved,
-        )
-    }
-
-    pub fn decline(&self, user_code: &str) -> bool {
-        self.transition(
-            user_code,
-            |s| s == DeviceCodeState::Pending,
-            DeviceCodeState::Declined,
-        )
-    }
-
-    pub fn block(&self, user_code: &str, aadsts: u32) -> bool {
-        self.transition(
-            user_code,
-            |s| matches!(s, DeviceCodeState::Pending | DeviceCodeState::Approved),
-            DeviceCodeState::Blocked { aadsts },
-        )
-    }
-
-    pub fn expire(&self, user_code: &str) -> bool {
-        self.transition(
-            user_code,
-            |s| !matches!(s, DeviceCodeState::Expired | DeviceCodeState::Redeemed),
-            DeviceCodeState::Expired,
-        )
-    }
-
-    pub fn revoke_ms_refresh_tokens(&self) {
-        for rt in self.lock().ms_refresh.values_mut() {
-            rt.status = RefreshStatus::Revoked;
-        }
-    }
-
-    pub fn ms_token_responses(&self) -> Vec<String> {
-        self.lock().ms_responses.clone()
-    }
-
-    pub fn set_tenant_auth_enabled(&self, on: bool) {
-        self.lock().settings.tenant_auth_enabled = on;
-    }
-
-    pub fn set_operator_auth_enabled(&self, on: bool) {
-        self.lock().settings.operator_auth_enabled = on;
-    }
-
-    pub fn set_vbm_latency_ms(&self, ms: u64) {
-        self.lock().settings.vbm_latency_ms = ms;
-    }
-
-    pub fn set_vbm_token_lifetime(&self, secs: u64) {
-        self.lock().settings.vbm_token_lifetime = secs.min(MAX_SECS);
-    }
-
-    pub fn set_vbm_api_rejects_tokens(&self, on: bool) {
-        self.lock().settings.vbm_api_rejects_tokens = on;
-    }
-
-    pub fn set_vbm_jobs(&self, n: usize) {
-        self.lock().settings.vbm_jobs = n.min(1_000_000);
-    }
-
-    pub fn set_vbm_clock_offset_secs(&self, secs: i64) {
-        self.lock().settings.vbm_clock_offset_secs =
-            secs.clamp(-(MAX_SECS as i64), MAX_SECS as i64);
-    }
-
-    /// Every VBM365 access token issued so far is refused from now on (401).
-    pub fn revoke_vbm_access_tokens(&self) {
-        for a in self.lock().vbm_access.values_mut() {
-            a.revoked = true;
-        }
-    }
-
-    pub fn revoke_vbm_refresh_tokens(&self) {
-        for rt in self.lock().vbm_refresh.values_mut() {
-            rt.status = RefreshStatus::Revoked;
-        }
     }
 
     /// Queues `fault` for the next `count` token requests of `server` (after faults already
