@@ -1,20 +1,20 @@
-//! `POST /vN/token`: body parsing, latency and faults, and the two grants VBM365 Auth uses
-//! (JWT bearer with a Microsoft assertion, refresh token), with antiforgery binding on v7/v8.
+//! `POST /vN/token`: body parsing, latency and faults, and the grants VBM365 Auth uses (JWT
+//! bearer with a Microsoft assertion, refresh token; the operator grant is in [`super::operator`]),
+//! with antiforgery binding on v7/v8. The pairs they issue are made in [`super::pair`].
 
 use super::operator::OPERATOR_AUTH_DISABLED;
+use super::pair::{issue, Issued};
 use super::{
-    vbm_headers, ApiVersion, VbmError, ANTIFORGERY_COOKIE, INVALID_REFRESH, JWT_BEARER_GRANT,
+    ApiVersion, VbmError, ANTIFORGERY_COOKIE, INVALID_REFRESH, JWT_BEARER_GRANT,
     TENANT_AUTH_DISABLED,
 };
 use crate::faults::{self, Endpoint};
-use crate::options::DateFormat;
 use crate::serve::ConnectionControl;
-use crate::state::{Inner, RefreshStatus, Shared, VbmAccess, VbmRefresh, VBM_REFRESH_LIFETIME};
-use crate::types::{Fault, MintedTokens, Server};
+use crate::state::{RefreshStatus, Shared};
+use crate::types::{Fault, Server};
 use crate::util::{self, Fields};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// The fields of a token request: form or JSON body.
@@ -145,7 +145,7 @@ fn grant(
         JWT_BEARER_GRANT => jwt_bearer(shared, fields, bind)?,
         "refresh_token" => refresh(shared, headers, fields, bind, delivered)?,
         "password" => return Err(VbmError::bad_request("Invalid user name or password.")),
-        "operator" => operator_grant(shared, fields, bind)?,
+        "operator" => super::operator::operator_grant(shared, fields, bind)?,
         "integration" if version != ApiVersion::V8 => {
             return Err(VbmError::bad_request("Invalid integration token."))
         }
@@ -156,128 +156,6 @@ fn grant(
         }
     };
     Ok(issued.into_response(shared.opts.date_format))
-}
-
-/// A freshly issued pair, ready to be sent.
-struct Issued {
-    access_token: String,
-    refresh_token: String,
-    expires_in: u64,
-    user_name: String,
-    issued: chrono::DateTime<chrono::Utc>,
-    cookie: Option<String>,
-}
-
-impl Issued {
-    fn into_response(self, format: DateFormat) -> Response {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            access_token: &'a str,
-            token_type: &'a str,
-            expires_in: u64,
-            refresh_token: &'a str,
-            #[serde(rename = "userName")]
-            user_name: &'a str,
-            #[serde(rename = ".issued")]
-            issued: String,
-            #[serde(rename = ".expires")]
-            expires: String,
-        }
-        let date = |t| match format {
-            DateFormat::Rfc1123 => util::rfc1123(t),
-            DateFormat::Iso8601 => util::iso8601(t),
-        };
-        // Lifetimes are clamped to 100 years (state::MAX_SECS), so this cannot overflow.
-        let lifetime = i64::try_from(self.expires_in).unwrap_or_default();
-        let expires = self.issued + chrono::Duration::seconds(lifetime);
-        let body = util::to_json(&Body {
-            access_token: &self.access_token,
-            token_type: "bearer",
-            expires_in: self.expires_in,
-            refresh_token: &self.refresh_token,
-            user_name: &self.user_name,
-            issued: date(self.issued),
-            expires: date(expires),
-        });
-        let mut extra = vbm_headers();
-        if let Some(cookie) = self.cookie {
-            extra.push((
-                "set-cookie",
-                format!("{ANTIFORGERY_COOKIE}={cookie}; path=/; secure; samesite=strict; httponly"),
-            ));
-        }
-        util::response(
-            StatusCode::OK,
-            "application/json; charset=utf-8",
-            body,
-            &extra,
-        )
-    }
-}
-
-/// An opaque token shaped like the server's (a DPAPI blob in base64url).
-fn opaque_token() -> String {
-    format!(
-        "AQAAANCMnd8BFdERjHoAwE_Cl-sBAAAA{}",
-        util::random_b64url(420)
-    )
-}
-
-/// Issues and stores a pair; `bind` ties the refresh token to a new antiforgery cookie.
-fn issue(inner: &mut Inner, tenant: &str, user_name: &str, bind: bool) -> Issued {
-    let now = Instant::now();
-    let lifetime = inner.settings.vbm_token_lifetime;
-    let prefix = inner.knobs.token_prefix.clone().unwrap_or_default();
-    let access_token = format!("{prefix}{}", opaque_token());
-    let refresh_token = format!("{prefix}{}", opaque_token());
-    let cookie = bind.then(|| util::random_b64url(64));
-    inner.vbm_access.insert(
-        access_token.clone(),
-        VbmAccess {
-            refresh_token: refresh_token.clone(),
-            expires_at: now + Duration::from_secs(lifetime),
-            revoked: false,
-        },
-    );
-    inner.vbm_refresh.insert(
-        refresh_token.clone(),
-        VbmRefresh {
-            tenant: tenant.to_string(),
-            user_name: user_name.to_string(),
-            expires_at: now + VBM_REFRESH_LIFETIME,
-            antiforgery: cookie.clone(),
-            status: RefreshStatus::Active,
-            rotated: None,
-            operator: false,
-        },
-    );
-    Issued {
-        access_token,
-        refresh_token,
-        expires_in: lifetime,
-        user_name: user_name.to_string(),
-        issued: chrono::Utc::now(),
-        cookie,
-    }
-}
-
-/// Issues a pair for `tenant` without any sign-in (benchmarks and tests). Tokens work with every
-/// API version of the server, as the real server's do; `version` only goes to the log.
-pub(crate) fn mint(shared: &Shared, tenant: &str, version: &str) -> MintedTokens {
-    tracing::debug!(tenant, version, "minting a VBM365 token pair");
-    let mut inner = shared.lock();
-    inner.count("vbm_minted");
-    let issued = issue(
-        &mut inner,
-        tenant,
-        &format!("admin@{}", tenant.to_ascii_lowercase()),
-        false,
-    );
-    MintedTokens {
-        access_token: issued.access_token,
-        refresh_token: issued.refresh_token,
-        expires_in: issued.expires_in,
-    }
 }
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`: the assertion is a Microsoft token
@@ -327,18 +205,6 @@ fn jwt_bearer(shared: &Shared, fields: &Fields, bind: bool) -> Result<Issued, Vb
     }
     let user_name = ms.upn.clone();
     Ok(issue(&mut inner, tenant, &user_name, bind))
-}
-
-/// `grant_type=operator`: a restore operator's Microsoft access token for the Restore Portal
-/// application ([`super::operator`]); the pair's refresh token stays an operator's.
-fn operator_grant(shared: &Shared, fields: &Fields, bind: bool) -> Result<Issued, VbmError> {
-    let (tenant, user) = super::operator::grant(shared, fields)?;
-    let mut inner = shared.lock();
-    let issued = issue(&mut inner, &tenant, &user, bind);
-    if let Some(rt) = inner.vbm_refresh.get_mut(&issued.refresh_token) {
-        rt.operator = true;
-    }
-    Ok(issued)
 }
 
 /// The value of a cookie in the request's `Cookie` headers.

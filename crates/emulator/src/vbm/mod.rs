@@ -4,9 +4,10 @@
 
 mod grants;
 mod operator;
+mod pair;
 mod resources;
 
-pub(crate) use grants::mint;
+pub(crate) use pair::mint;
 
 use crate::serve::{App, ConnectionControl};
 use crate::state::{Inner, RefreshStatus, Shared, VbmAccess};

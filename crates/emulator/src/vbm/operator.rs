@@ -3,6 +3,7 @@
 //! `grant_type=operator` at `/vN/token` (`client_id` = `<user id>.<tenant id>`, `assertion` = a
 //! Microsoft access token issued for the Restore Portal application to that user).
 
+use super::pair::{issue, Issued};
 use super::{vbm_headers, ApiVersion, VbmError};
 use crate::state::Shared;
 use crate::util::{self, Fields};
@@ -103,4 +104,20 @@ pub(crate) fn grant(shared: &Shared, fields: &Fields) -> Result<(String, String)
         ));
     }
     Ok((ms.tenant.clone(), ms.upn.clone()))
+}
+
+/// `grant_type=operator`: a restore operator's Microsoft access token for the Restore Portal
+/// application, checked by [`grant`]; the pair's refresh token stays an operator's.
+pub(super) fn operator_grant(
+    shared: &Shared,
+    fields: &Fields,
+    bind: bool,
+) -> Result<Issued, VbmError> {
+    let (tenant, user) = grant(shared, fields)?;
+    let mut inner = shared.lock();
+    let issued = issue(&mut inner, &tenant, &user, bind);
+    if let Some(rt) = inner.vbm_refresh.get_mut(&issued.refresh_token) {
+        rt.operator = true;
+    }
+    Ok(issued)
 }
