@@ -142,6 +142,37 @@ impl AadError {
         AadError::new("invalid_grant", aadsts, text)
     }
 
+    /// HTTP 401 `invalid_client`, AADSTS7000218: the application does not allow public client
+    /// flows, so the token endpoint wants a client secret or assertion, which a desktop app has
+    /// not.
+    pub fn client_secret_required() -> AadError {
+        AadError::new(
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+        .with_status(StatusCode::UNAUTHORIZED)
+    }
+
+    /// AADSTS9002327: a code issued to a single-page application's redirect, redeemed without an
+    /// `Origin` header (not by a web page).
+    pub fn spa_code_not_cross_origin() -> AadError {
+        AadError::new(
+            "invalid_request",
+            9002327,
+            "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+        )
+    }
+
+    /// AADSTS50011: the redirect URI is not one the application registered.
+    pub fn redirect_mismatch(redirect_uri: &str, client_id: &str) -> AadError {
+        AadError::new(
+            "invalid_request",
+            50011,
+            format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."),
+        )
+    }
+
     pub fn unsupported_grant(grant: &str) -> AadError {
         AadError::new(
             "unsupported_grant_type",

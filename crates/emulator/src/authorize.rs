@@ -14,10 +14,16 @@
 //!   errors: AADSTS54005 (already redeemed), AADSTS70008 (expired), AADSTS700005 (another client
 //!   or tenant), AADSTS500112 (another redirect URI), AADSTS501481 (the verifier does not match),
 //!   AADSTS9002313 (unknown code).
+//! - The Restore Portal's application follows its registration
+//!   ([`crate::PortalAppRegistration`]): a public client takes the loopback redirect as above; a
+//!   single-page application registers the portal's own address (AADSTS50011 for a loopback
+//!   redirect), or also `http://localhost` as a single-page application redirect, whose codes
+//!   Microsoft redeems only cross-origin (AADSTS9002327 without an `Origin` header).
 
 use crate::aad::AadError;
 use crate::devicelogin::page_with;
 use crate::ms::{self, issue_tokens, upn_for};
+use crate::options::PortalAppRegistration;
 use crate::serve::App;
 use crate::state::{Inner, Shared};
 use crate::util::{self, html_escape, Fields};
@@ -57,6 +63,8 @@ pub(crate) struct AuthRequest {
     pub scope: String,
     pub state: Option<String>,
     pub challenge: Option<(String, String)>,
+    /// Sent to a single-page application's redirect: redeemable only cross-origin.
+    pub spa: bool,
     pub status: AuthStatus,
     pub code: Option<String>,
     pub approved_at: Option<Instant>,
@@ -80,6 +88,24 @@ fn loopback_redirect(uri: &str) -> bool {
     }
 }
 
+/// Whether Microsoft sends the code to `uri` for an application registered so (`None`: a public
+/// client, the loopback address; else the Restore Portal's registration, whose single-page
+/// application redirects are the portal's address `portal_uri` and perhaps `http://localhost`):
+/// `Some(spa)` when it does, `spa` telling whether it went to a single-page application redirect.
+fn redirect_kind(
+    uri: &str,
+    registration: Option<PortalAppRegistration>,
+    portal_uri: &str,
+) -> Option<bool> {
+    match registration {
+        None | Some(PortalAppRegistration::PublicClient) => loopback_redirect(uri).then_some(false),
+        Some(PortalAppRegistration::Spa) => (uri == portal_uri).then_some(true),
+        Some(PortalAppRegistration::SpaLocalhost) => {
+            (uri == portal_uri || loopback_redirect(uri)).then_some(true)
+        }
+    }
+}
+
 fn error_page(e: &AadError) -> Response {
     page_with(
         "Sign in to your account",
@@ -93,7 +119,12 @@ fn error_page(e: &AadError) -> Response {
 }
 
 /// Checks the query of `GET /authorize`; the request to store, or the error page's error.
-fn read_request(tenant: &str, fields: &Fields) -> Result<AuthRequest, AadError> {
+fn read_request(
+    shared: &Shared,
+    inner: &Inner,
+    tenant: &str,
+    fields: &Fields,
+) -> Result<AuthRequest, AadError> {
     let client_id = ms::client_id(fields, tenant)?.to_string();
     let need = |k: &str| {
         fields
@@ -102,13 +133,10 @@ fn read_request(tenant: &str, fields: &Fields) -> Result<AuthRequest, AadError> 
             .ok_or_else(|| AadError::missing(k))
     };
     let redirect_uri = need("redirect_uri")?;
-    if !loopback_redirect(&redirect_uri) {
-        return Err(AadError::new(
-            "invalid_request",
-            50011,
-            format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."),
-        ));
-    }
+    let registration = inner.portal_app(&shared.restore_portal_app_id, &client_id);
+    let portal_uri = format!("{}/", shared.vbm_url);
+    let spa = redirect_kind(&redirect_uri, registration, &portal_uri)
+        .ok_or_else(|| AadError::redirect_mismatch(&redirect_uri, &client_id))?;
     if need("response_type")? != "code" {
         return Err(AadError::new(
             "unsupported_response_type",
@@ -139,6 +167,7 @@ fn read_request(tenant: &str, fields: &Fields) -> Result<AuthRequest, AadError> 
         scope,
         state: fields.get("state").map(str::to_string),
         challenge,
+        spa,
         status: AuthStatus::Pending,
         code: None,
         approved_at: None,
@@ -158,7 +187,7 @@ pub(crate) async fn show(
     };
     let mut inner = app.shared.lock();
     inner.count("ms_authorize_pages");
-    let req = match read_request(&tenant, &fields) {
+    let req = match read_request(&app.shared, &inner, &tenant, &fields) {
         Ok(r) => r,
         Err(e) => {
             inner.count("ms_authorize_errors");
@@ -250,11 +279,13 @@ fn verifies(challenge: &str, method: &str, verifier: &str) -> bool {
 }
 
 /// `grant_type=authorization_code` at `/token`: the token reply body, or Microsoft's error.
+/// `cross_origin`: the request came from a web page (it has an `Origin` header).
 pub(crate) fn redeem(
     shared: &Shared,
     inner: &mut Inner,
     tenant: &str,
     fields: &Fields,
+    cross_origin: bool,
 ) -> Result<String, AadError> {
     let client_id = ms::client_id(fields, tenant)?.to_string();
     let code = fields
@@ -281,6 +312,9 @@ pub(crate) fn redeem(
         redirect_uri,
         fields.get("code_verifier"),
     )?;
+    if req.spa && !cross_origin {
+        return Err(AadError::spa_code_not_cross_origin());
+    }
     req.status = AuthStatus::Redeemed;
     let scope = fields.get("scope").unwrap_or(&req.scope).to_string();
     let tenant = req.tenant.clone();

@@ -11,9 +11,13 @@
 //!   `{"unavailable":{}}` for no `Retry-After`); the text form `"throttled=2"` /
 //!   `"unavailable=5"` / `"unavailable"` works too. Answers `{"ok":true}`, or 400 with
 //!   `{"error"}` for an unknown fault or server.
+//! - `POST /_emulator/restore_portal_app {"registration": R}` with `R` `"public-client"` (the
+//!   default), `"spa"` or `"spa-localhost"`: how the Restore Portal's application is registered
+//!   at Microsoft ([`crate::PortalAppRegistration`]); 400 for another value.
 //! - `POST /_emulator/fault_rate {"rate": P}` (0.0 to 1.0, else 400): from now on each token or
 //!   device code request without a queued fault fails with probability `P`, with a random kind.
 
+use crate::options::PortalAppRegistration;
 use crate::serve::App;
 use crate::types::{Fault, RecordedRequest, Server};
 use crate::util::json;
@@ -42,6 +46,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ms_token_responses", get(ms_token_responses))
         .route("/tenant_auth", post(tenant_auth))
         .route("/operator_auth", post(operator_auth))
+        .route("/restore_portal_app", post(restore_portal_app))
         .route("/latency", post(latency))
         .route("/token_lifetime", post(token_lifetime))
         .route("/revoke_vbm_refresh_tokens", post(revoke_vbm))
@@ -64,6 +69,7 @@ const ROUTES: &[&str] = &[
     "GET /_emulator/ms_token_responses",
     "POST /_emulator/tenant_auth {\"enabled\"}",
     "POST /_emulator/operator_auth {\"enabled\"}",
+    "POST /_emulator/restore_portal_app {\"registration\": \"public-client\"|\"spa\"|\"spa-localhost\"}",
     "POST /_emulator/latency {\"ms\"}",
     "POST /_emulator/token_lifetime {\"secs\"}",
     "POST /_emulator/revoke_vbm_refresh_tokens",
@@ -79,6 +85,7 @@ async fn index(State(app): State<App>) -> Response {
         &j!({
             "ms_url": app.shared.ms_url,
             "vbm_url": app.shared.vbm_url,
+            "restore_portal_app_id": app.shared.restore_portal_app_id,
             "routes": ROUTES,
             "faults": Fault::ALL,
         }),
@@ -207,6 +214,18 @@ async fn tenant_auth(State(app): State<App>, body: Bytes) -> Response {
 async fn operator_auth(State(app): State<App>, body: Bytes) -> Response {
     with_body(&body, |b: Enabled| {
         app.shared.set_operator_auth_enabled(b.enabled);
+        ok(true)
+    })
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    registration: PortalAppRegistration,
+}
+
+async fn restore_portal_app(State(app): State<App>, body: Bytes) -> Response {
+    with_body(&body, |b: Registration| {
+        app.shared.set_restore_portal_app(b.registration);
         ok(true)
     })
 }

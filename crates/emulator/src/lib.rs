@@ -10,8 +10,9 @@
 //!   `/vN/Organizations`, `/vN/Jobs` (paged on v8), `/vN/Organization`,
 //!   `/vN/Organization/LoggedInUser` and `/vN/Organizations/{id}/Users` (paged with a `setId`);
 //!   for restore operators `/vN/RestorePortalSettings` and the
-//!   `operator` grant, with the Restore Portal on or off (HTTPS with a fresh self-signed
-//!   certificate).
+//!   `operator` grant, with the Restore Portal on or off and its application registered at
+//!   Microsoft as a public client or not ([`PortalAppRegistration`]) (HTTPS with a fresh
+//!   self-signed certificate).
 //!
 //! Both bind `127.0.0.1` and share one state, so the VBM365 emulator accepts exactly the Microsoft
 //! token responses the identity emulator issued. Every request is recorded; tests steer the servers
@@ -67,7 +68,7 @@ mod util;
 mod vbm;
 
 pub use knobs::ApiReply;
-pub use options::{DateFormat, EmulatorOptions};
+pub use options::{DateFormat, EmulatorOptions, PortalAppRegistration};
 pub use types::{DeviceCodeInfo, DeviceCodeState, Fault, MintedTokens, RecordedRequest, Server};
 
 use axum::extract::DefaultBodyLimit;
@@ -238,6 +239,12 @@ impl Emulators {
     /// Turns the VBM365 server's Restore Portal (restore operator sign-in) on or off.
     pub fn set_operator_auth_enabled(&self, on: bool) {
         self.shared.set_operator_auth_enabled(on);
+    }
+
+    /// How the Restore Portal's application is registered at Microsoft from now on: a public
+    /// client (the default), or not ([`PortalAppRegistration`] says what each refuses).
+    pub fn set_restore_portal_app(&self, registration: PortalAppRegistration) {
+        self.shared.set_restore_portal_app(registration);
     }
 
     /// The Restore Portal's application id (`RestorePortalSettings.applicationId` when enabled).

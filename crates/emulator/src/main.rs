@@ -3,7 +3,9 @@
 
 use clap::Parser;
 use std::io::Write;
-use vbm365_emulator::{DateFormat, EmulatorOptions, Emulators, Fault, Server};
+use vbm365_emulator::{
+    DateFormat, EmulatorOptions, Emulators, Fault, PortalAppRegistration, Server,
+};
 
 /// Local emulators of the Microsoft identity platform (device code flow) and of a VBM365 REST
 /// API server, for tests and demos.
@@ -47,6 +49,13 @@ struct Args {
     /// sign in (RestorePortalSettings, grant_type=operator).
     #[arg(long)]
     restore_portal: bool,
+    /// How the Restore Portal's application is registered at Microsoft: public-client (device
+    /// code and browser sign-in work), spa (only the portal's own redirect, public client flows
+    /// off: AADSTS7000218 for the device code, AADSTS50011 for the browser) or spa-localhost
+    /// (http://localhost as a single-page application redirect: AADSTS9002327 when the code is
+    /// redeemed; AADSTS7000218 for the device code).
+    #[arg(long, value_name = "KIND", default_value = "public-client")]
+    restore_portal_app: PortalAppRegistration,
     /// Format of `.issued` / `.expires`: rfc1123 or iso8601.
     #[arg(long, default_value = "rfc1123")]
     date_format: DateFormat,
@@ -98,6 +107,7 @@ impl Args {
             auto_approve_after_ms: self.auto_approve_after_ms,
             tenant_auth_enabled: !self.tenant_auth_disabled,
             operator_auth_enabled: self.restore_portal,
+            restore_portal_app: self.restore_portal_app,
             date_format: self.date_format,
             known_organizations: (!self.known_organizations.is_empty())
                 .then(|| self.known_organizations.clone()),

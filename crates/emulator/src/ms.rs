@@ -9,7 +9,7 @@ use crate::util::{self, Fields};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use serde::Serialize;
@@ -183,9 +183,11 @@ pub(crate) async fn token(
     State(app): State<App>,
     tenant: Result<Path<String>, PathRejection>,
     conn: Option<Extension<ConnectionControl>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let shared = &app.shared;
+    let cross_origin = headers.contains_key(header::ORIGIN);
     let fields = Fields(util::parse_form(&body));
     let grant = fields.get("grant_type").map(str::to_string);
     match grant.as_deref() {
@@ -195,7 +197,7 @@ pub(crate) async fn token(
         _ => {}
     }
     with_faults(shared, Endpoint::MsToken, conn, || {
-        token_reply(shared, tenant, &fields, grant.as_deref())
+        token_reply(shared, tenant, &fields, grant.as_deref(), cross_origin)
     })
     .await
 }
@@ -205,13 +207,16 @@ fn token_reply(
     tenant: Result<Path<String>, PathRejection>,
     fields: &Fields,
     grant: Option<&str>,
+    cross_origin: bool,
 ) -> Response {
     let mut inner = shared.lock();
     let result = tenant_or_error(tenant).and_then(|tenant| match grant {
         None => Err(AadError::missing("grant_type")),
         Some(DEVICE_CODE_GRANT) => redeem_device_code(shared, &mut inner, &tenant, fields),
         Some("refresh_token") => redeem_refresh_token(shared, &mut inner, &tenant, fields),
-        Some("authorization_code") => crate::authorize::redeem(shared, &mut inner, &tenant, fields),
+        Some("authorization_code") => {
+            crate::authorize::redeem(shared, &mut inner, &tenant, fields, cross_origin)
+        }
         Some(other) => Err(AadError::unsupported_grant(other)),
     });
     match result {
@@ -236,6 +241,14 @@ fn redeem_device_code(
     fields: &Fields,
 ) -> Result<String, AadError> {
     let client_id = client_id(fields, tenant)?.to_string();
+    // The client is authenticated before the grant is looked at: an application that does not
+    // allow public client flows wants a secret, whatever state the code is in.
+    if inner
+        .portal_app(&shared.restore_portal_app_id, &client_id)
+        .is_some()
+    {
+        return Err(AadError::client_secret_required());
+    }
     let device_code = fields
         .get("device_code")
         .ok_or_else(|| AadError::missing("device_code"))?;
@@ -261,14 +274,7 @@ fn redeem_device_code(
         DeviceCodeState::Expired => return Err(AadError::expired()),
         _ => {}
     }
-    // RFC 8628 §3.5: too early since the previous poll → slow_down, and 5 s more from now on.
-    let previous = dc.last_poll.replace(now);
-    if let Some(prev) = previous {
-        if now.duration_since(prev) + POLL_TOLERANCE < Duration::from_secs(dc.interval) {
-            dc.interval += 5;
-            return Err(AadError::slow_down(dc.interval));
-        }
-    }
+    paced(dc, now)?;
     match dc.state {
         DeviceCodeState::Pending => Err(AadError::pending()),
         DeviceCodeState::Declined => Err(AadError::declined()),
@@ -284,6 +290,19 @@ fn redeem_device_code(
             ))
         }
     }
+}
+
+/// RFC 8628 §3.5: a poll too early since the previous one gets `slow_down`, and the interval is
+/// 5 s longer from then on.
+fn paced(dc: &mut DeviceCode, now: Instant) -> Result<(), AadError> {
+    let previous = dc.last_poll.replace(now);
+    if let Some(prev) = previous {
+        if now.duration_since(prev) + POLL_TOLERANCE < Duration::from_secs(dc.interval) {
+            dc.interval += 5;
+            return Err(AadError::slow_down(dc.interval));
+        }
+    }
+    Ok(())
 }
 
 fn redeem_refresh_token(

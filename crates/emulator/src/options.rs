@@ -27,6 +27,43 @@ impl std::str::FromStr for DateFormat {
     }
 }
 
+/// How the Restore Portal's application is registered in the emulated Microsoft Entra ID: what a
+/// restore operator's sign-in through VBM365 Auth (a desktop app, so a public client) meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortalAppRegistration {
+    /// "Allow public client flows" on and `http://localhost` registered as a mobile and desktop
+    /// redirect: the device code and the browser sign-in both work. The default.
+    #[default]
+    PublicClient,
+    /// A single-page application whose only redirect is the Restore Portal's address, public
+    /// client flows off, as a portal set up only for its own web page is: the device code is
+    /// refused at the token endpoint (HTTP 401 `invalid_client`, AADSTS7000218: no client
+    /// secret), and Microsoft's page refuses the browser sign-in's `http://localhost:<port>`
+    /// redirect (AADSTS50011) without redirecting anywhere.
+    Spa,
+    /// As [`PortalAppRegistration::Spa`], with `http://localhost` added as a single-page
+    /// application redirect: the browser gets a code, but its redemption without an `Origin`
+    /// header (not from a web page) is refused (HTTP 400 `invalid_request`, AADSTS9002327); the
+    /// device code is refused as with `Spa`.
+    SpaLocalhost,
+}
+
+impl std::str::FromStr for PortalAppRegistration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "public-client" => Ok(PortalAppRegistration::PublicClient),
+            "spa" => Ok(PortalAppRegistration::Spa),
+            "spa-localhost" => Ok(PortalAppRegistration::SpaLocalhost),
+            other => Err(format!(
+                "unknown registration '{other}' (expected public-client, spa or spa-localhost)"
+            )),
+        }
+    }
+}
+
 /// Options of [`crate::Emulators::start`]. `EmulatorOptions::default()` gives the behaviour of the
 /// real services with their usual settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +94,9 @@ pub struct EmulatorOptions {
     /// in (`RestorePortalSettings.isEnabled`, `grant_type=operator`). Off by default, as on a
     /// fresh install.
     pub operator_auth_enabled: bool,
+    /// How the Restore Portal's application is registered at Microsoft (a public client by
+    /// default).
+    pub restore_portal_app: PortalAppRegistration,
     /// Format of `.issued` / `.expires`.
     pub date_format: DateFormat,
     /// `None`: every tenant name is a known organization; `Some(list)`: only those. The JWT bearer
@@ -88,6 +128,7 @@ impl Default for EmulatorOptions {
             auto_approve_after_ms: None,
             tenant_auth_enabled: true,
             operator_auth_enabled: false,
+            restore_portal_app: PortalAppRegistration::PublicClient,
             date_format: DateFormat::Rfc1123,
             known_organizations: None,
             ca_issued: false,

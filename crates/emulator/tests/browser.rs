@@ -9,7 +9,7 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use vbm365_emulator::{EmulatorOptions, Emulators};
+use vbm365_emulator::{EmulatorOptions, Emulators, PortalAppRegistration};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const REDIRECT: &str = "http://localhost:4711";
@@ -314,4 +314,144 @@ async fn restore_operators_sign_in_with_the_operator_grant_only_while_the_portal
     assert_eq!(off["isEnabled"], false);
     assert_eq!(off["applicationId"], "00000000-0000-0000-0000-000000000000");
     assert_eq!(emu.stats().get("vbm_operator"), Some(&4));
+}
+
+/// Polls the token endpoint once for a device code of `client_id`.
+async fn device_code_poll(c: &reqwest::Client, emu: &Emulators, client_id: &str) -> Reply {
+    let url = format!("{}/{TENANT}/oauth2/v2.0/devicecode", emu.ms_url());
+    let scope = format!("api://{client_id}/access_as_user openid profile offline_access");
+    let dc = post_form(c, &url, &[("client_id", client_id), ("scope", &scope)]).await;
+    assert_eq!(dc.status, StatusCode::OK, "{}", dc.text);
+    let dc = dc.json();
+    redeem(
+        c,
+        emu,
+        &[
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("client_id", client_id),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ],
+    )
+    .await
+}
+
+/// Bug caught: the emulator took the device code and an `http://localhost` redirect from the
+/// Restore Portal's application however it was registered, hiding what a portal registered only
+/// for its own web page answers a desktop app.
+#[tokio::test]
+async fn a_restore_portal_app_that_is_no_public_client_refuses_desktop_sign_ins_as_microsoft_does()
+{
+    let emu = start(EmulatorOptions {
+        operator_auth_enabled: true,
+        restore_portal_app: PortalAppRegistration::Spa,
+        ..fast()
+    })
+    .await;
+    let c = client(&emu);
+    let app = emu.restore_portal_app_id();
+    let scope = format!("api://{app}/access_as_user openid profile offline_access");
+    // Device code: public client flows are off, so the token endpoint wants a secret, whatever
+    // state the code is in.
+    let r = device_code_poll(&c, &emu, &app).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.json()["error"], "invalid_client");
+    assert_eq!(r.json()["error_codes"][0], 7000218);
+    assert!(r.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
+    // Browser: the loopback redirect is not registered (only the portal's own address is).
+    let page = Reply::from(
+        c.get(authorize_url(&emu, &app, REDIRECT, &scope))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(page.text.contains("AADSTS50011"), "{}", page.text);
+    assert!(page.text.contains(&app), "{}", page.text);
+    assert!(!page.text.contains("id=\"approve\""));
+    let portal = format!("{}/", emu.vbm_url());
+    let location = choose(&c, &authorize_url(&emu, &app, &portal, &scope), "approve").await;
+    assert!(location.starts_with(&portal), "{location}");
+    // Other applications are not affected.
+    assert_eq!(
+        device_code_poll(&c, &emu, CLIENT_ID).await.json()["error"],
+        "authorization_pending"
+    );
+
+    // http://localhost as a single-page application redirect: a code, redeemable only
+    // cross-origin (from a web page, with an Origin header).
+    let r = post_form(
+        &c,
+        &format!("{}/_emulator/restore_portal_app", emu.ms_url()),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a registration is required"
+    );
+    let set = |registration: &str| {
+        let c = c.clone();
+        let url = format!("{}/_emulator/restore_portal_app", emu.vbm_url());
+        let body = serde_json::json!({ "registration": registration });
+        async move { Reply::from(c.post(url).json(&body).send().await.unwrap()).await }
+    };
+    assert_eq!(set("native").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(set("spa-localhost").await.status, StatusCode::OK);
+    let location = choose(&c, &authorize_url(&emu, &app, REDIRECT, &scope), "approve").await;
+    let code = get(&query_of(&location), "code").unwrap().to_string();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("client_id", app.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("scope", scope.as_str()),
+    ];
+    let r = redeem(&c, &emu, &fields).await;
+    assert_aad(&r, "invalid_request", 9002327);
+    assert!(r.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("may only be redeemed via cross-origin requests"));
+    let url = format!("{}/{TENANT}/oauth2/v2.0/token", emu.ms_url());
+    let r = Reply::from(
+        c.post(url)
+            .header("origin", "http://localhost:4711")
+            .form(&fields)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        device_code_poll(&c, &emu, &app).await.json()["error_codes"][0],
+        7000218
+    );
+
+    // A public client again: both sign-ins work.
+    assert_eq!(set("public-client").await.status, StatusCode::OK);
+    assert_eq!(
+        device_code_poll(&c, &emu, &app).await.json()["error"],
+        "authorization_pending"
+    );
+    let location = choose(&c, &authorize_url(&emu, &app, REDIRECT, &scope), "approve").await;
+    let code = get(&query_of(&location), "code").unwrap().to_string();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("client_id", app.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    assert_eq!(redeem(&c, &emu, &fields).await.status, StatusCode::OK);
+    emu.set_restore_portal_app(PortalAppRegistration::SpaLocalhost);
+    assert_eq!(
+        device_code_poll(&c, &emu, &app).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }

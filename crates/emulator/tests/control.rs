@@ -343,6 +343,8 @@ fn the_binary_documents_and_checks_its_fault_flags() {
         "throttled[=SECS]",
         "lost_reply",
         "proxy_auth_required",
+        "--restore-portal-app <KIND>",
+        "spa-localhost",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
@@ -350,6 +352,7 @@ fn the_binary_documents_and_checks_its_fault_flags() {
         (["--fault-rate", "1.5"], "0.0 to 1.0"),
         (["--fault", "meteor_strike"], "unknown fault"),
         (["--fault-server", "both"], "unknown server"),
+        (["--restore-portal-app", "native"], "unknown registration"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_vbm365-emulator"))
             .args(args)
@@ -359,4 +362,46 @@ fn the_binary_documents_and_checks_its_fault_flags() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(complaint), "{args:?}: {err}");
     }
+}
+
+#[tokio::test]
+async fn the_binary_registers_the_restore_portal_app_as_its_flag_says() {
+    let (mut child, v) = spawn_binary(&["--restore-portal", "--restore-portal-app", "spa"]).await;
+    let ms = v["ms_url"].as_str().expect("ms_url").to_string();
+    let c = reqwest::Client::new();
+    let index = call(&c, &ms, "", None).await;
+    assert_eq!(index.status, StatusCode::NOT_FOUND);
+    let index: Value = c
+        .get(format!("{ms}/_emulator"))
+        .send()
+        .await
+        .expect("index")
+        .json()
+        .await
+        .expect("JSON");
+    let app = index["restore_portal_app_id"].as_str().expect("app id");
+    let dc = post_form(
+        &c,
+        &format!("{ms}/{TENANT}/oauth2/v2.0/devicecode"),
+        &[("client_id", app), ("scope", "openid offline_access")],
+    )
+    .await
+    .json();
+    let r = post_form(
+        &c,
+        &format!("{ms}/{TENANT}/oauth2/v2.0/token"),
+        &[
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("client_id", app),
+            (
+                "device_code",
+                dc["device_code"].as_str().unwrap_or_default(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.json()["error_codes"][0], 7000218, "{}", r.text);
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -10,7 +10,7 @@ mod vbm;
 pub(crate) use ms::{DeviceCode, MsAccess, MsRefresh};
 pub(crate) use vbm::{VbmAccess, VbmRefresh, VBM_REFRESH_LIFETIME};
 
-use crate::options::EmulatorOptions;
+use crate::options::{EmulatorOptions, PortalAppRegistration};
 use crate::types::{Fault, RecordedRequest, Server};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -44,6 +44,8 @@ pub(crate) struct Settings {
     pub tenant_auth_enabled: bool,
     /// The Restore Portal is enabled: restore operators may sign in (`grant_type=operator`).
     pub operator_auth_enabled: bool,
+    /// How the Restore Portal's application is registered at Microsoft.
+    pub restore_portal_app: PortalAppRegistration,
     pub vbm_latency_ms: u64,
     pub vbm_token_lifetime: u64,
     /// Probability that a token or device code request without a queued fault gets a random one.
@@ -144,6 +146,7 @@ impl Shared {
         let settings = Settings {
             tenant_auth_enabled: opts.tenant_auth_enabled,
             operator_auth_enabled: opts.operator_auth_enabled,
+            restore_portal_app: opts.restore_portal_app,
             vbm_latency_ms: opts.vbm_latency_ms,
             vbm_token_lifetime: opts.vbm_token_lifetime,
             fault_rate: clamp_rate(opts.fault_rate),

@@ -2,6 +2,7 @@
 //! refresh tokens; the [`Shared`] methods tests steer them with.
 
 use super::{Inner, RefreshStatus, Shared};
+use crate::options::PortalAppRegistration;
 use crate::types::{DeviceCodeInfo, DeviceCodeState};
 use std::time::Instant;
 
@@ -75,6 +76,15 @@ pub(crate) struct MsRefresh {
 }
 
 impl Inner {
+    /// How `client_id` is registered if it is the Restore Portal's application (`portal_app`)
+    /// and not a public client; `None` for every other client.
+    pub fn portal_app(&self, portal_app: &str, client_id: &str) -> Option<PortalAppRegistration> {
+        let registration = self.settings.restore_portal_app;
+        (client_id.eq_ignore_ascii_case(portal_app)
+            && registration != PortalAppRegistration::PublicClient)
+            .then_some(registration)
+    }
+
     /// The device code with this user code (compared ignoring case, spaces and dashes).
     pub fn by_user_code(&mut self, user_code: &str) -> Option<&mut DeviceCode> {
         let wanted: String = user_code
@@ -96,6 +106,10 @@ impl Inner {
 }
 
 impl Shared {
+    pub fn set_restore_portal_app(&self, registration: PortalAppRegistration) {
+        self.lock().settings.restore_portal_app = registration;
+    }
+
     pub fn device_codes(&self) -> Vec<DeviceCodeInfo> {
         let now = Instant::now();
         let mut inner = self.lock();
