@@ -35,7 +35,7 @@ async fn tray_menu_lists_tenants_and_switches_both_ways() {
     s.sign_in(A).await;
 
     let mut app = s.start_app();
-    let tray = TrayMenu::find(&mut app, Duration::from_secs(15));
+    let tray = tray_of(&mut app, Duration::from_secs(15));
 
     // Every tenant, the active one checked; the actions of the tray menu (README, "Desktop app") in order.
     let menu = tray.menu();
@@ -109,7 +109,7 @@ async fn tray_refresh_now_sends_exactly_one_refresh() {
     assert!(a.expires_at.is_some() && b.expires_at.is_some());
 
     let mut app = s.start_app();
-    let tray = TrayMenu::find(&mut app, Duration::from_secs(15));
+    let tray = tray_of(&mut app, Duration::from_secs(15));
     let menu = tray.menu();
     let refresh = menu.item("Refresh now");
     assert!(refresh.enabled, "{menu:#?}");

@@ -71,7 +71,7 @@ fn wait_header(tray: &TrayMenu, app: &mut App, want: &str, within: Duration) -> 
 /// "signed in".
 fn start_app_past_first_refresh(s: &Setup) -> (App, TrayMenu) {
     let mut app = s.start_app();
-    let tray = TrayMenu::find(&mut app, Duration::from_secs(20));
+    let tray = tray_of(&mut app, Duration::from_secs(20));
     wait_for(
         "a first background refresh",
         Duration::from_secs(20),

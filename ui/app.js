@@ -383,10 +383,21 @@ for (const id of ["#set-auto-refresh", "#set-close-to-tray", "#set-start-at-logi
 
 // ----- start --------------------------------------------------------------------------------
 
-listen("state-changed", (ev) => render(ev.payload));
-listen("tray-sign-in", async () => {
+async function signInActive() {
   const t = snapshot.tenants.find((x) => x.active);
   if (t && (await ensureTrusted(t))) openSignIn(t.name);
-});
+}
 
-invoke("get_state").then(render).catch((e) => notice(errText(e), "error"));
+listen("state-changed", (ev) => render(ev.payload));
+listen("tray-sign-in", signInActive);
+
+// The window exists only while it is open: one opened by the tray's "Sign in…" loads with
+// #sign-in, since it was not listening yet when that was clicked.
+const signInFirst = location.hash === "#sign-in";
+if (signInFirst) history.replaceState(null, "", location.pathname);
+invoke("get_state")
+  .then((snap) => {
+    render(snap);
+    if (signInFirst) signInActive();
+  })
+  .catch((e) => notice(errText(e), "error"));

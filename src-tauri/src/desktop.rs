@@ -6,13 +6,26 @@ use crate::error::{UiError, UiResult};
 use tauri::{AppHandle, Manager, Runtime};
 use vbm365_auth_core::contract::app_code;
 
-/// Copies text to the system clipboard.
+/// Copies text to the system clipboard. In the window process the tray process copies it, so
+/// that it stays on the clipboard after the window is closed ([`crate::window::TrayLink`]).
 pub fn copy_text<R: Runtime>(app: &AppHandle<R>, text: &str) -> UiResult<()> {
+    if let Some(tray) = app.try_state::<crate::window::TrayLink>() {
+        return tray.copy(text).map_err(|e| {
+            UiError::new(
+                app_code::CLIPBOARD,
+                format!("cannot copy to the clipboard: the tray process is gone ({e})"),
+            )
+        });
+    }
     let clip = app
         .try_state::<tauri_plugin_clipboard_manager::Clipboard<R>>()
         .ok_or_else(|| UiError::new(app_code::CLIPBOARD, "the clipboard is not available"))?;
-    clip.write_text(text)
-        .map_err(|e| UiError::new(app_code::CLIPBOARD, format!("cannot copy to the clipboard: {e}")))
+    clip.write_text(text).map_err(|e| {
+        UiError::new(
+            app_code::CLIPBOARD,
+            format!("cannot copy to the clipboard: {e}"),
+        )
+    })
 }
 
 /// Shows a desktop notification (best effort: failures are logged).
@@ -46,8 +59,16 @@ pub fn on_notification_click<R: Runtime>(
 /// Turns start-at-login on or off.
 pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
     let Some(m) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() else {
-        return Err(UiError::new(app_code::AUTOSTART, "start at login is not available"));
+        return Err(UiError::new(
+            app_code::AUTOSTART,
+            "start at login is not available",
+        ));
     };
     let r = if on { m.enable() } else { m.disable() };
-    r.map_err(|e| UiError::new(app_code::AUTOSTART, format!("cannot change start at login: {e}")))
+    r.map_err(|e| {
+        UiError::new(
+            app_code::AUTOSTART,
+            format!("cannot change start at login: {e}"),
+        )
+    })
 }

@@ -4,6 +4,13 @@
 //! [`build`] registers state and commands and [`plugins`] the desktop plugins on any
 //! [`tauri::Builder`] (tests pass `tauri::test::mock_builder()`); [`run`] adds single instance,
 //! the tray and the background tasks, and starts the real app.
+//!
+//! The app is two processes. The *tray process* (the one a user or start at login launches) holds
+//! the tray, the background refresh, notifications and single instance, and never creates a web
+//! view. The window runs in a *window process* of its own (`--window`) that [`show_main_window`]
+//! starts when no window is open, and that ends when the window is closed, taking every WebKit
+//! process and all of WebKit's memory with it; see [`window`]. `--hidden` ([`HIDDEN_ARG`], what
+//! start at login passes) starts the tray process without a window.
 
 pub mod commands;
 pub mod desktop;
@@ -13,12 +20,14 @@ pub mod scheduler;
 pub mod signin;
 pub mod state;
 pub mod tray;
+pub mod window;
 
 use chrono::Utc;
 use state::AppState;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tauri::{AppHandle, Emitter, Manager, Runtime, WindowEvent};
+use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::Notify;
 use tray::{MenuId, Tray};
 use vbm365_auth_core::{Engine, EngineOptions};
@@ -27,6 +36,9 @@ use vbm365_auth_core::{Engine, EngineOptions};
 pub const MAIN_WINDOW: &str = "main";
 /// Event asking the window to start a sign-in of the active tenant (tray "Sign in…").
 pub const TRAY_SIGN_IN_EVENT: &str = "tray-sign-in";
+/// Command-line flag: start in the tray only, with no window (start at login passes it; a second
+/// launch with it leaves the running app's window as it is).
+pub const HIDDEN_ARG: &str = "--hidden";
 
 /// Registers the app state and every command on `builder`.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, engine: Arc<Engine>) -> tauri::Builder<R> {
@@ -64,16 +76,25 @@ pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
+            Some(vec![HIDDEN_ARG]),
         ))
 }
 
-/// Shows, unminimizes and focuses the main window.
+/// Whether a command line (without the program name) asks for the tray only.
+pub fn wants_hidden<S: AsRef<str>>(args: &[S]) -> bool {
+    args.iter().any(|a| a.as_ref() == HIDDEN_ARG)
+}
+
+/// Shows, unminimizes and focuses the window, starting the window process when none runs.
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
+    window::open(app, window::Opening::Plain, on_window_process_exit);
+}
+
+/// When the window process ends after its window was closed, the app stays in the tray if
+/// [`stays_in_tray`], and quits otherwise. A window process that failed leaves the tray as it is.
+fn on_window_process_exit<R: Runtime>(app: &AppHandle<R>, closed_normally: bool) {
+    if closed_normally && !stays_in_tray(app) {
+        app.exit(0);
     }
 }
 
@@ -125,17 +146,19 @@ fn on_tray_menu<R: Runtime>(app: &AppHandle<R>, id: MenuId) {
                 t.tenant
             ))
         }),
-        MenuId::SignIn => {
-            show_main_window(app);
-            let _ = app.emit(TRAY_SIGN_IN_EVENT, ());
-        }
+        MenuId::SignIn => window::open(app, window::Opening::SignIn, on_window_process_exit),
         MenuId::ShowWindow => show_main_window(app),
-        MenuId::Quit => app.exit(0),
+        MenuId::Quit => {
+            window::close_all(app);
+            app.exit(0)
+        }
     }
 }
 
-/// Creates the tray and starts the state monitor and the background refresh.
+/// Creates the tray and starts the state monitor and the background refresh; a click on a
+/// notification shows the window.
 fn start_desktop<R: Runtime>(app: &AppHandle<R>) {
+    desktop::on_notification_click(app, show_main_window);
     let engine = app.state::<AppState>().engine.clone();
     let status = engine.status().unwrap_or_default();
     match Tray::create(app, tray::model(&status, Utc::now()), on_tray_menu) {
@@ -149,27 +172,19 @@ fn start_desktop<R: Runtime>(app: &AppHandle<R>) {
         scheduler::EngineSource(engine),
         wake.clone(),
     ));
-    tauri::async_runtime::spawn(monitor::run(app.clone(), wake));
+    tauri::async_runtime::spawn(monitor::run(app.clone(), wake, true));
 }
 
-/// Hides the main window instead of closing it when "close to tray" is on.
-fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
-    if let WindowEvent::CloseRequested { api, .. } = event {
-        if window.label() != MAIN_WINDOW || window.app_handle().try_state::<Tray<R>>().is_none() {
-            return;
-        }
-        let to_tray = window
-            .app_handle()
+/// Whether the app keeps running in the tray when its window closes: it has a tray icon and
+/// "close to tray" is on (the default; off, closing the window quits).
+fn stays_in_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<Tray<R>>().is_some()
+        && app
             .state::<AppState>()
             .engine
             .config()
             .map(|c| c.settings.close_to_tray)
-            .unwrap_or(true);
-        if to_tray {
-            api.prevent_close();
-            let _ = window.hide();
-        }
-    }
+            .unwrap_or(true)
 }
 
 /// Environment variable of WebKitGTK that makes its web process paint with Skia on the CPU.
@@ -190,9 +205,34 @@ fn prefer_cpu_rendering() {
     }
 }
 
-/// Starts the desktop app (the `vbm365-auth-app` binary).
+/// Environment variable of GTK 3 (GDK) that turns its OpenGL support off (`disable`).
+pub const GDK_GL_ENV: &str = "GDK_GL";
+/// The tray process set [`GDK_GL_ENV`] itself (the window process does not inherit it then).
+static GL_OFF_IN_TRAY: AtomicBool = AtomicBool::new(false);
+
+/// Keeps OpenGL out of the tray process on Linux, unless the user set [`GDK_GL_ENV`].
+///
+/// On X11, GDK probes OpenGL when it opens the display, which loads the system's GL driver into
+/// the process: with Mesa, its LLVM-based driver alone was about 50 MB of the tray process's
+/// resident memory in `make bench`. The tray process draws no window (its menu is exported over
+/// D-Bus), so it needs none of it; the window process, which does, is started without the
+/// setting. Must run while the process has a single thread.
+fn no_gl_in_tray() {
+    if cfg!(target_os = "linux") && std::env::var_os(GDK_GL_ENV).is_none() {
+        std::env::set_var(GDK_GL_ENV, "disable");
+        GL_OFF_IN_TRAY.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts the desktop app (the `vbm365-auth-app` binary): the tray process, or with `--window`
+/// the window process.
 pub fn run() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let window_opening = window::Opening::from_args(&args);
     prefer_cpu_rendering();
+    if window_opening.is_none() {
+        no_gl_in_tray();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VBM365_AUTH_LOG")
@@ -207,21 +247,63 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    // Single instance first: a second start only shows the running app's window.
-    let builder = plugins(
-        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            show_main_window(app)
-        })),
-    );
-    let result = build(builder, engine)
-        .setup(|app| {
-            start_desktop(app.handle());
-            Ok(())
-        })
-        .on_window_event(on_window_event)
-        .run(tauri::generate_context!());
+    let context = tauri::generate_context!();
+    let result = match window_opening {
+        Some(opening) => run_window_process(engine, opening, context),
+        None => run_tray_process(engine, wants_hidden(&args), context),
+    };
     if let Err(e) = result {
         eprintln!("vbm365-auth-app: {e}");
         std::process::exit(1);
     }
+}
+
+/// The tray process: single instance, the tray, background refresh and notifications; the window
+/// process is started at once unless `hidden`.
+fn run_tray_process(
+    engine: Arc<Engine>,
+    hidden: bool,
+    context: tauri::Context<tauri::Wry>,
+) -> tauri::Result<()> {
+    // Single instance first: a second start only shows the running app's window (unless it asks
+    // for the tray only).
+    let builder = plugins(
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            if !wants_hidden(args.get(1..).unwrap_or_default()) {
+                show_main_window(app)
+            }
+        })),
+    );
+    build(builder, engine)
+        .manage(window::WindowHost::default())
+        .setup(move |app| {
+            if !hidden {
+                show_main_window(app.handle());
+            }
+            start_desktop(app.handle());
+            Ok(())
+        })
+        .run(context)
+}
+
+/// The window process: the window over its own engine, with a monitor that keeps it up to date
+/// (no tray, no background refresh, no notifications: the tray process does those). It ends when
+/// its window closes or when the tray process is gone.
+fn run_window_process(
+    engine: Arc<Engine>,
+    opening: window::Opening,
+    context: tauri::Context<tauri::Wry>,
+) -> tauri::Result<()> {
+    build(plugins(tauri::Builder::default()), engine)
+        .setup(move |app| {
+            window::serve_tray(app.handle());
+            window::create(app.handle(), opening)?;
+            tauri::async_runtime::spawn(monitor::run(
+                app.handle().clone(),
+                Arc::new(Notify::new()),
+                false,
+            ));
+            Ok(())
+        })
+        .run(context)
 }

@@ -4,7 +4,6 @@
 //! refresh scheduler; a tenant that turns "sign-in required" raises a desktop notification.
 
 use crate::state::AppState;
-use vbm365_auth_core::contract::Snapshot;
 use crate::tray::{self, Tray};
 use chrono::Utc;
 use std::collections::HashSet;
@@ -12,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::Notify;
+use vbm365_auth_core::contract::Snapshot;
 use vbm365_auth_core::{Engine, TenantState, TenantStatus};
 
 /// Name of the event carrying a [`Snapshot`].
@@ -49,8 +49,10 @@ async fn read(engine: Arc<Engine>) -> Result<(Vec<TenantStatus>, Snapshot), Stri
     job.await.map_err(|e| e.to_string())?
 }
 
-/// Runs forever; `scheduler` is woken on every change.
-pub async fn run<R: Runtime>(app: AppHandle<R>, scheduler: Arc<Notify>) {
+/// Runs forever; `scheduler` is woken on every change. Only with `notify` does a tenant that
+/// turns "sign-in required" raise a notification (the tray process's monitor, not the window
+/// process's).
+pub async fn run<R: Runtime>(app: AppHandle<R>, scheduler: Arc<Notify>, notify: bool) {
     let (engine, poked) = {
         let st = app.state::<AppState>();
         (st.engine.clone(), st.changed.clone())
@@ -60,7 +62,8 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, scheduler: Arc<Notify>) {
     loop {
         match read(engine.clone()).await {
             Ok((status, snap)) => {
-                for name in newly_requiring_sign_in(needing.as_ref(), &status) {
+                let newly = newly_requiring_sign_in(needing.as_ref(), &status);
+                for name in newly.into_iter().filter(|_| notify) {
                     crate::desktop::notify(
                         &app,
                         "VBM365 Auth: sign-in required",

@@ -1,8 +1,9 @@
 //! Harness shared by the tests of the real desktop app (`tray.rs`, `background.rs`, `faults.rs`,
 //! `vault_key.rs`, `e2e.rs`, `trust_window.rs`): emulators and signed-in tenants prepared through
 //! the core engine ([`Setup`]), the app started as a child process in the test's own X display and
-//! D-Bus session, the `vbm365-auth` CLI on the same config dir, a small dbusmenu client for the
-//! tray, and the app in its window through `tauri-driver` ([`webdriver`]).
+//! D-Bus session, the `vbm365-auth` CLI on the same config dir, the tray over D-Bus
+//! ([`tray_of`], the client is in `vbm365_testkit::tray`), and the app in its window through
+//! `tauri-driver` ([`webdriver`]).
 //!
 //! Secrets go where the app keeps them by default: the vault file sealed with a key in the OS
 //! keyring, here the throwaway Secret Service of `scripts/with-keyring`. The engine, the app and
@@ -15,14 +16,12 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use vbm365_auth_core::{Engine, EngineOptions, StorageChoice, TenantProfile, TenantStatus};
 use vbm365_emulator::{EmulatorOptions, Emulators, RecordedRequest, Server};
-use zbus::zvariant::{OwnedValue, Value as DValue};
 
 pub mod webdriver;
 
@@ -208,6 +207,11 @@ impl Setup {
     /// The app on this config dir with more environment variables ([`App::start_with_env`]).
     pub fn start_app_with_env(&self, env: &[(&str, &str)]) -> App {
         App::start_with_env(&self.config, &self.app_log(), env)
+    }
+
+    /// The app on this config dir with these command-line arguments ([`App::start_with_args`]).
+    pub fn start_app_with_args(&self, args: &[&str]) -> App {
+        App::start_with_args(&self.config, &self.app_log(), args, &[])
     }
 
     /// Checks that no secret is in plain text anywhere in the temporary dir
@@ -406,9 +410,20 @@ impl App {
 
     /// [`App::start`] with more environment variables (they win over the defaults set here).
     pub fn start_with_env(config_dir: &Path, log: &Path, env: &[(&str, &str)]) -> App {
+        App::start_with_args(config_dir, log, &[], env)
+    }
+
+    /// [`App::start_with_env`] with command-line arguments (e.g. `--hidden`).
+    pub fn start_with_args(
+        config_dir: &Path,
+        log: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> App {
         require_desktop_session();
         let stderr = std::fs::File::create(log).expect("log file");
         let child = app_environment(&mut Command::new(app_binary()), config_dir)
+            .args(args)
             .env("VBM365_AUTH_LOG", "vbm365_auth_app=info,warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -437,6 +452,27 @@ impl App {
             panic!("the app exited ({status}):\n{}", self.log());
         }
     }
+
+    /// The app's exit status, if it has exited.
+    pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits for the app to exit by itself, for at most `within`; its exit status.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app still runs after {within:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for App {
@@ -456,298 +492,97 @@ impl Drop for App {
     }
 }
 
+// ----- the window process and WebKit, from /proc and the X display ----------------------------
+
+/// The WebKit processes (`WebKitWebProcess`, `WebKitNetworkProcess`, …) under `pid`, as
+/// (pid, `/proc/PID/comm`).
+pub fn webkit_processes(pid: u32) -> Vec<(u32, String)> {
+    procs::descendants(pid)
+        .into_iter()
+        .map(|p| (p, procs::name(p)))
+        .filter(|(_, n)| n.starts_with("WebKit"))
+        .collect()
+}
+
+/// The app's window process (`vbm365-auth-app --window`) under `pid`, if one runs.
+pub fn window_process(pid: u32) -> Option<u32> {
+    procs::descendants(pid)
+        .into_iter()
+        .find(|&p| procs::cmdline(p).iter().skip(1).any(|a| a == "--window"))
+}
+
+/// The visible top-level windows of the processes under `pid` (and of `pid` itself).
+pub fn visible_windows(pid: u32) -> Vec<vbm365_testkit::x11::TopLevel> {
+    let display = vbm365_testkit::x11::Display::open().expect("X display");
+    std::iter::once(pid)
+        .chain(procs::descendants(pid))
+        .flat_map(|p| display.visible_windows_of(p).unwrap_or_default())
+        .collect()
+}
+
+/// Waits until the app shows its window ("VBM365 Auth", on screen) in a window process of its own;
+/// returns that process's pid.
+pub fn wait_window_shown(app: &mut App, within: Duration) -> u32 {
+    let pid = app.pid();
+    wait_for("the app's window on screen", within, || {
+        app.assert_running();
+        let shown = visible_windows(pid)
+            .iter()
+            .any(|w| w.title == "VBM365 Auth");
+        shown.then(|| window_process(pid)).flatten()
+    })
+}
+
+/// Closes the app's window as a user does with the title bar's close button (`WM_DELETE_WINDOW`)
+/// and waits until its window process has ended ([`close_window_of`]).
+pub fn close_window(app: &mut App, within: Duration) {
+    let pid = app.pid();
+    close_window_of(pid, within, || app.assert_running());
+}
+
+/// Closes the window of the app whose first process is `app_pid` and waits until its window
+/// process has ended; `check` runs on every look. The request is sent again every second while
+/// the window is still there: without a window manager (Xvfb), a close request that arrives in
+/// the first seconds of a window is sometimes lost before it reaches the app.
+pub fn close_window_of(app_pid: u32, within: Duration, mut check: impl FnMut()) {
+    let display = vbm365_testkit::x11::Display::open().expect("X display");
+    let window_pid = window_process(app_pid).expect("a window process to close");
+    let deadline = Instant::now() + within;
+    let mut next = Instant::now();
+    loop {
+        check();
+        let open: Vec<_> = display
+            .visible_windows_of(window_pid)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|w| w.title == "VBM365 Auth")
+            .collect();
+        if open.is_empty() && window_process(app_pid).is_none() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the window (process {window_pid}) still open after {within:?}"
+        );
+        if Instant::now() >= next {
+            for w in &open {
+                display.close(w.id).expect("close request");
+            }
+            next = Instant::now() + Duration::from_secs(1);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 // ----- the tray over D-Bus -------------------------------------------------------------------
 
-const SNI_ROOT: &str = "/org/ayatana/NotificationItem";
-const SNI: &str = "org.kde.StatusNotifierItem";
-const DBUSMENU: &str = "com.canonical.dbusmenu";
+#[allow(unused_imports)] // not every test uses both
+pub use vbm365_testkit::tray::{MenuNode, TrayMenu};
 
-/// One dbusmenu item as `GetLayout` gives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MenuNode {
-    pub id: i32,
-    pub label: String,
-    pub enabled: bool,
-    pub separator: bool,
-    /// `Some(checked)` for check items.
-    pub toggle: Option<bool>,
-    pub children: Vec<MenuNode>,
-}
-
-impl MenuNode {
-    /// The first item (depth first) with this label.
-    pub fn find(&self, label: &str) -> Option<&MenuNode> {
-        if self.label == label {
-            return Some(self);
-        }
-        self.children.iter().find_map(|c| c.find(label))
-    }
-
-    /// Like [`MenuNode::find`], panicking with the whole menu when missing.
-    pub fn item(&self, label: &str) -> &MenuNode {
-        self.find(label)
-            .unwrap_or_else(|| panic!("no '{label}' in the tray menu: {self:#?}"))
-    }
-
-    /// The check items of "Switch tenant": (label, checked).
-    pub fn tenants(&self) -> Vec<(String, bool)> {
-        self.item("Switch tenant")
-            .children
-            .iter()
-            .map(|c| (c.label.clone(), c.toggle == Some(true)))
-            .collect()
-    }
-
-    /// Labels of the top-level items, separators as "---".
-    pub fn top_labels(&self) -> Vec<String> {
-        self.children
-            .iter()
-            .map(|c| {
-                if c.separator {
-                    "---".to_string()
-                } else {
-                    c.label.clone()
-                }
-            })
-            .collect()
-    }
-}
-
-fn inner<'a, 'b>(v: &'b DValue<'a>) -> &'b DValue<'a> {
-    match v {
-        DValue::Value(boxed) => inner(boxed),
-        other => other,
-    }
-}
-
-fn node(id: i32, props: Vec<(String, &DValue<'_>)>, children: &[&DValue<'_>]) -> MenuNode {
-    let mut n = MenuNode {
-        id,
-        label: String::new(),
-        enabled: true,
-        separator: false,
-        toggle: None,
-        children: children.iter().map(|c| node_of(c)).collect(),
-    };
-    let mut toggle_type = false;
-    let mut toggle_state = None;
-    for (key, value) in props {
-        match (key.as_str(), inner(value)) {
-            ("label", DValue::Str(s)) => n.label = s.to_string(),
-            ("enabled", DValue::Bool(b)) => n.enabled = *b,
-            ("type", DValue::Str(s)) => n.separator = s.as_str() == "separator",
-            ("toggle-type", DValue::Str(s)) => toggle_type = !s.as_str().is_empty(),
-            ("toggle-state", DValue::I32(i)) => toggle_state = Some(*i == 1),
-            _ => {}
-        }
-    }
-    if toggle_type {
-        n.toggle = Some(toggle_state.unwrap_or(false));
-    }
-    n
-}
-
-/// A `(ia{sv}av)` item.
-fn node_of(v: &DValue<'_>) -> MenuNode {
-    let DValue::Structure(s) = inner(v) else {
-        panic!("menu item is not a structure: {v:?}")
-    };
-    let (DValue::I32(id), DValue::Dict(props), DValue::Array(children)) =
-        (&s.fields()[0], &s.fields()[1], &s.fields()[2])
-    else {
-        panic!("unexpected menu item layout: {v:?}")
-    };
-    let props = props
-        .iter()
-        .filter_map(|(k, v)| match inner(k) {
-            DValue::Str(k) => Some((k.to_string(), v)),
-            _ => None,
-        })
-        .collect();
-    let children: Vec<&DValue<'_>> = children.inner().iter().collect();
-    node(*id, props, &children)
-}
-
-/// The app's tray menu, reached over the session bus.
-pub struct TrayMenu {
-    conn: zbus::blocking::Connection,
-    /// The app's unique bus name (it has no well-known one).
-    pub dest: String,
-    /// Path of the StatusNotifierItem.
-    pub item: String,
-    /// Path of its dbusmenu.
-    pub menu: String,
-}
-
-impl TrayMenu {
-    /// Finds the tray of `app`: among the bus connections of the app's process, the one that
-    /// exports a StatusNotifierItem under /org/ayatana/NotificationItem; its `Menu` property
-    /// names the dbusmenu object.
-    pub fn find(app: &mut App, within: Duration) -> TrayMenu {
-        // Some connections of the app's process (GLib's, the a11y bus's) never answer calls to
-        // unknown objects: every call gets a timeout.
-        let conn = zbus::blocking::connection::Builder::session()
-            .and_then(|b| b.method_timeout(Duration::from_secs(2)).build())
-            .expect("session bus");
-        let pid = app.pid();
-        let deadline = Instant::now() + within;
-        loop {
-            app.assert_running();
-            if let Some((dest, item, menu)) = Self::lookup(&conn, pid) {
-                return TrayMenu {
-                    conn,
-                    dest,
-                    item,
-                    menu,
-                };
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no StatusNotifierItem of pid {pid} on the session bus after {within:?}\n{}",
-                app.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn bus_call<B, R>(conn: &zbus::blocking::Connection, method: &str, body: &B) -> Option<R>
-    where
-        B: serde::Serialize + zbus::zvariant::DynamicType,
-        R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
-    {
-        let reply = conn
-            .call_method(
-                Some("org.freedesktop.DBus"),
-                "/org/freedesktop/DBus",
-                Some("org.freedesktop.DBus"),
-                method,
-                body,
-            )
-            .ok()?;
-        reply.body().deserialize::<R>().ok()
-    }
-
-    fn lookup(conn: &zbus::blocking::Connection, pid: u32) -> Option<(String, String, String)> {
-        let names: Vec<String> = Self::bus_call(conn, "ListNames", &())?;
-        for name in names.into_iter().filter(|n| n.starts_with(':')) {
-            let owner: Option<u32> =
-                Self::bus_call(conn, "GetConnectionUnixProcessID", &(name.as_str(),));
-            if owner != Some(pid) {
-                continue;
-            }
-            let Ok(reply) = conn.call_method(
-                Some(name.as_str()),
-                SNI_ROOT,
-                Some("org.freedesktop.DBus.Introspectable"),
-                "Introspect",
-                &(),
-            ) else {
-                continue;
-            };
-            let Ok(xml) = reply.body().deserialize::<String>() else {
-                continue;
-            };
-            for child in child_nodes(&xml) {
-                let item = format!("{SNI_ROOT}/{child}");
-                let Ok(reply) = conn.call_method(
-                    Some(name.as_str()),
-                    item.as_str(),
-                    Some("org.freedesktop.DBus.Properties"),
-                    "Get",
-                    &(SNI, "Menu"),
-                ) else {
-                    continue;
-                };
-                let Ok(v) = reply.body().deserialize::<OwnedValue>() else {
-                    continue;
-                };
-                if let DValue::ObjectPath(p) = inner(&v) {
-                    return Some((name.clone(), item, p.to_string()));
-                }
-            }
-        }
-        None
-    }
-
-    /// A property of the StatusNotifierItem, e.g. `Status` or `IconName`.
-    pub fn item_property(&self, name: &str) -> OwnedValue {
-        let reply = self
-            .conn
-            .call_method(
-                Some(self.dest.as_str()),
-                self.item.as_str(),
-                Some("org.freedesktop.DBus.Properties"),
-                "Get",
-                &(SNI, name),
-            )
-            .unwrap_or_else(|e| panic!("Get {name}: {e}"));
-        reply.body().deserialize::<OwnedValue>().expect("property")
-    }
-
-    /// `GetLayout(0, -1, [])`: the revision and the whole menu.
-    pub fn layout(&self) -> (u32, MenuNode) {
-        let reply = self
-            .conn
-            .call_method(
-                Some(self.dest.as_str()),
-                self.menu.as_str(),
-                Some(DBUSMENU),
-                "GetLayout",
-                &(0i32, -1i32, Vec::<String>::new()),
-            )
-            .expect("GetLayout");
-        type Layout = (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>));
-        let (revision, (id, props, children)): Layout = reply.body().deserialize().expect("layout");
-        let props = props.iter().map(|(k, v)| (k.clone(), &**v)).collect();
-        let children: Vec<&DValue<'_>> = children.iter().map(|c| &**c).collect();
-        (revision, node(id, props, &children))
-    }
-
-    /// The menu only.
-    pub fn menu(&self) -> MenuNode {
-        self.layout().1
-    }
-
-    /// Clicks an item, as a tray host does (`Event(id, "clicked", 0, 0)`).
-    pub fn click(&self, id: i32) {
-        self.conn
-            .call_method(
-                Some(self.dest.as_str()),
-                self.menu.as_str(),
-                Some(DBUSMENU),
-                "Event",
-                &(id, "clicked", DValue::from(0i32), 0u32),
-            )
-            .expect("Event clicked");
-    }
-
-    /// Re-reads the menu until `ok` holds for it, for at most `within`.
-    pub fn wait_menu(
-        &self,
-        what: &str,
-        within: Duration,
-        ok: impl Fn(&MenuNode) -> bool,
-    ) -> MenuNode {
-        let deadline = Instant::now() + within;
-        loop {
-            let m = self.menu();
-            if ok(&m) {
-                return m;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tray menu: {what} not seen after {within:?}; last menu: {m:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// Names of the direct child `<node name="...">` elements of an introspection document.
-fn child_nodes(xml: &str) -> Vec<String> {
-    xml.split("<node name=\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(str::to_string)
-        .collect()
+/// The tray of `app` ([`TrayMenu::find`]), panicking with the app's log if it does not show up
+/// within `within` or the app exits.
+pub fn tray_of(app: &mut App, within: Duration) -> TrayMenu {
+    let pid = app.pid();
+    let found = TrayMenu::find(pid, within, || app.assert_running());
+    found.unwrap_or_else(|e| panic!("{e}\n{}", app.log()))
 }

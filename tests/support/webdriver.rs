@@ -41,6 +41,20 @@ impl Driver {
             .expect("start tauri-driver");
         Driver(child)
     }
+
+    /// The pid of tauri-driver (the app runs under it, below WebKitWebDriver).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// The app's first process under this driver (not its window process), once it runs.
+    pub fn app_pid(&self) -> Option<u32> {
+        procs::descendants(self.pid()).into_iter().find(|&p| {
+            let cmd = procs::cmdline(p);
+            cmd.first().is_some_and(|c| Path::new(c) == app_binary())
+                && !cmd.iter().any(|a| a == "--window")
+        })
+    }
 }
 
 impl Drop for Driver {
@@ -60,10 +74,16 @@ impl Drop for Driver {
 /// A WebDriver session with the app (which tauri-driver starts), retried for up to 20 s while the
 /// driver comes up.
 pub async fn connect() -> Client {
+    connect_with_args(&[]).await
+}
+
+/// [`connect`] with the app started with these command-line arguments. The session starts once
+/// the app has a window: with `--hidden`, once something opens it.
+pub async fn connect_with_args(args: &[&str]) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "tauri:options".into(),
-        json!({ "application": app_binary() }),
+        json!({ "application": app_binary(), "args": args }),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

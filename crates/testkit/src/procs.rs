@@ -67,3 +67,15 @@ pub fn environment(pid: u32) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The command line of a process (`/proc/PID/cmdline`), empty once it is gone.
+pub fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,12 +1,16 @@
 //! The top-level windows of a process on the X display (`$DISPLAY`), seen and closed as a window
 //! manager sees and closes them: by their `_NET_WM_PID`, and with a `WM_DELETE_WINDOW` message
 //! (what the title bar's close button sends). Under Xvfb there is no window manager, so the app's
-//! top-level windows are children of the root window.
+//! top-level windows are children of the root window. Also the clipboard's text, read as any
+//! application pastes it.
 
+use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    Atom, AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, MapState, Window,
+    Atom, AtomEnum, ClientMessageEvent, ConnectionExt, CreateWindowAux, EventMask, MapState,
+    Window, WindowClass,
 };
+use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 /// A top-level window.
@@ -28,6 +32,7 @@ pub struct Display {
     utf8_string: Atom,
     wm_protocols: Atom,
     wm_delete_window: Atom,
+    clipboard: Atom,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -53,6 +58,7 @@ impl Display {
             utf8_string: atom("UTF8_STRING")?,
             wm_protocols: atom("WM_PROTOCOLS")?,
             wm_delete_window: atom("WM_DELETE_WINDOW")?,
+            clipboard: atom("CLIPBOARD")?,
             conn,
             root,
         })
@@ -70,7 +76,9 @@ impl Display {
 
     fn pid_of(&self, w: Window) -> Option<u32> {
         let value = self.property(w, self.net_wm_pid, AtomEnum::CARDINAL)?;
-        value.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        value
+            .get(..4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn title_of(&self, w: Window) -> String {
@@ -133,5 +141,60 @@ impl Display {
             .send_event(false, w, EventMask::NO_EVENT, ev)
             .map_err(err)?;
         self.conn.flush().map_err(err)
+    }
+
+    /// The text on the clipboard (the `CLIPBOARD` selection as UTF-8), `None` when nobody owns
+    /// it or its owner does not answer within `within`: what a paste would get.
+    pub fn clipboard_text(&self, within: Duration) -> Result<Option<String>, String> {
+        let win = self.conn.generate_id().map_err(err)?;
+        self.conn
+            .create_window(
+                x11rb::COPY_DEPTH_FROM_PARENT,
+                win,
+                self.root,
+                0,
+                0,
+                1,
+                1,
+                0,
+                WindowClass::INPUT_OUTPUT,
+                0,
+                &CreateWindowAux::new(),
+            )
+            .map_err(err)?;
+        let result = self.convert_clipboard(win, within);
+        let _ = self.conn.destroy_window(win);
+        let _ = self.conn.flush();
+        result
+    }
+
+    fn convert_clipboard(&self, win: Window, within: Duration) -> Result<Option<String>, String> {
+        // The owner writes the text into this property of our window, then tells us.
+        let target = self.clipboard;
+        self.conn
+            .convert_selection(
+                win,
+                self.clipboard,
+                self.utf8_string,
+                target,
+                x11rb::CURRENT_TIME,
+            )
+            .map_err(err)?;
+        self.conn.flush().map_err(err)?;
+        let deadline = Instant::now() + within;
+        loop {
+            match self.conn.poll_for_event().map_err(err)? {
+                Some(Event::SelectionNotify(ev)) if ev.requestor == win => {
+                    if ev.property == x11rb::NONE {
+                        return Ok(None);
+                    }
+                    let text = self.property(win, target, AtomEnum::ANY);
+                    return Ok(text.map(|v| String::from_utf8_lossy(&v).into_owned()));
+                }
+                Some(_) => {}
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                None => return Ok(None),
+            }
+        }
     }
 }
