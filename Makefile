@@ -1,5 +1,5 @@
 # VBM365 Auth — developer commands. `make help` lists them.
-.PHONY: help setup build test demo demo-cli bench soak fmt lint deb
+.PHONY: help setup build test demo demo-cli bench soak fmt lint deb windows windows-test
 
 help:
 	@echo "make demo      build, start the emulators and open the desktop app with a demo tenant"
@@ -8,6 +8,8 @@ help:
 	@echo "make bench     benchmarks: prints a table of measured figures"
 	@echo "make soak      10-minute fault soak: app + 3 CLIs, 50 tenants (VBM365_SOAK_SECS=600)"
 	@echo "make deb       build the .deb package"
+	@echo "make windows   cross-build the Windows zip and NSIS installer (dist/windows/)"
+	@echo "make windows-test  Windows lint, and the core and CLI tests cross-built and run under Wine"
 
 setup:
 	scripts/setup
@@ -38,3 +40,9 @@ lint:
 
 deb: setup
 	scripts/package
+
+windows: setup
+	scripts/windows/package
+
+windows-test: setup
+	scripts/windows/test
