@@ -8,7 +8,8 @@
 ; user's PATH (optional). The uninstaller removes all of that and keeps the user's tenants and
 ; tokens (%APPDATA%\vbm365-auth and the vault key in Credential Manager) for a later install.
 
-Unicode true
+; A 64-bit installer for a 64-bit program (and one that Wine's 64-bit loader can run).
+Target amd64-unicode
 SetCompressor /SOLID lzma
 RequestExecutionLevel user
 ManifestDPIAware true
@@ -70,13 +71,15 @@ VIAddVersionKey /LANG=1033 "LegalCopyright" "MIT License"
   ${EndIf}
 !macroend
 
-; Adds (1) or removes (0) $INSTDIR on the user's PATH through PowerShell: the environment API
-; has no length limit (NSIS strings stop at 1024 characters, too short for many a PATH) and tells
-; running programs about the change. Other entries are kept as they are.
+; Adds (1) or removes (0) $INSTDIR on the user's PATH (HKCU\Environment) through PowerShell:
+; NSIS strings stop at 1024 characters, too short for many a PATH. The value is read and written
+; unexpanded and as REG_EXPAND_SZ, so entries such as %USERPROFILE%\bin stay as they are; then
+; running programs are told (WM_SETTINGCHANGE "Environment").
 !macro UserPath ADD
   System::Call 'Kernel32::SetEnvironmentVariable(t "VBM365_AUTH_DIR", t "$INSTDIR")i'
-  nsExec::ExecToLog `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command "$$d = $$env:VBM365_AUTH_DIR; $$p = [Environment]::GetEnvironmentVariable('Path', 'User'); $$parts = @(); if ($$p) { $$parts = $$p.Split(';') | Where-Object { $$_ -and ($$_.TrimEnd('\') -ne $$d.TrimEnd('\')) } }; if (${ADD}) { $$parts += $$d }; [Environment]::SetEnvironmentVariable('Path', ($$parts -join ';'), 'User')"`
+  nsExec::ExecToLog `powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command "$$d = $$env:VBM365_AUTH_DIR.TrimEnd('\'); $$k = [Microsoft.Win32.Registry]::CurrentUser.CreateSubKey('Environment'); $$p = [string]$$k.GetValue('Path', '', [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames); $$parts = @($$p.Split(';') | Where-Object { $$_ -and ($$_.TrimEnd('\') -ne $$d) }); if (${ADD}) { $$parts += $$d }; $$k.SetValue('Path', ($$parts -join ';'), [Microsoft.Win32.RegistryValueKind]::ExpandString); $$k.Close()"`
   Pop $0
+  SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=5000
 !macroend
 
 Section "${PRODUCT} (app and command line)" SecMain
