@@ -98,6 +98,7 @@ pub fn hint(e: &Error) -> Option<String> {
         Remedy::TrustServerCertificate => "check the certificate and pin it with `vbm365-auth tenant trust <TENANT>`, or trust the authority that issued it with `vbm365-auth tenant trust <TENANT> --ca-file <PEM>`".into(),
         Remedy::ReviewChangedCertificate => "if the server's certificate was renewed on purpose, pin the new one with `vbm365-auth tenant trust <TENANT>`".into(),
         Remedy::SignIn => "sign in with `vbm365-auth login <TENANT>`".into(),
+        Remedy::FixRestorePortalApp => "in Microsoft Entra ID, the Restore Portal's app registration (the application named above) must allow public client flows (Authentication > Advanced settings > \"Allow public client flows\": Yes) and have the redirect URI http://localhost under \"Mobile and desktop applications\"; see \"The Restore Portal's app registration\" in the README".into(),
         Remedy::UseBrowserSignIn => "the browser sign-in may be allowed: `vbm365-auth login --browser <TENANT>` (to make it the tenant's method: `vbm365-auth tenant edit <TENANT> --sign-in-method browser`)".into(),
         Remedy::StartKeyring => "start a Secret Service (e.g. gnome-keyring), or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file (mode 0600)".into(),
         Remedy::UnlockKeyring => {

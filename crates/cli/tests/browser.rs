@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Child;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
-use vbm365_emulator::{browser, EmulatorOptions, Server};
+use vbm365_emulator::{browser, EmulatorOptions, PortalAppRegistration, Server};
 
 /// A running `login`: the process, its JSON lines as they come, and stderr at the end.
 struct Login {
@@ -336,4 +336,102 @@ async fn operator_sign_in_says_when_the_restore_portal_is_disabled() {
     // Once it is enabled, the same tenant signs in.
     env.emu.set_operator_auth_enabled(true);
     assert_eq!(env.login(TENANT).await.code, 0);
+}
+
+/// The error event of a restore operator's sign-in refused because of the Restore Portal's app
+/// registration: its code, remedy, hint and message.
+fn assert_portal_app_refusal(env: &Env, ev: &Value, aadsts: &str) {
+    assert_eq!(ev["code"], "restore_portal_app_not_public", "{ev}");
+    assert_eq!(ev["remedy"], "fix_restore_portal_app", "{ev}");
+    let message = ev["message"].as_str().unwrap();
+    assert!(message.contains(&env.emu.restore_portal_app_id()), "{ev}");
+    assert!(message.contains(aadsts), "{ev}");
+    let hint = ev["hint"].as_str().unwrap();
+    for part in [
+        "Allow public client flows",
+        "http://localhost",
+        "Mobile and desktop applications",
+        "README",
+    ] {
+        assert!(hint.contains(part), "{part} in {hint}");
+    }
+}
+
+/// Bug caught: a Restore Portal application registered as Veeam's portal needs it (a single-page
+/// application, no public client flows) ended a restore operator's sign-in with Microsoft's bare
+/// "refused the client id", not saying that the app registration must allow public client flows
+/// and the `http://localhost` redirect (the emulator did not even refuse it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_portal_app_that_is_no_public_client_says_what_its_registration_needs() {
+    let env = Env::with(EmulatorOptions {
+        operator_auth_enabled: true,
+        auto_approve_after_ms: Some(0),
+        restore_portal_app: PortalAppRegistration::Spa,
+        ..options()
+    })
+    .await;
+    env.add_tenant_with(
+        TENANT,
+        &["--pin-sha256", &env.emu.cert_sha256(), "--role", "operator"],
+    );
+    // Device code: AADSTS7000218 (public client flows off).
+    let r = env.run(&["login", "--device-code", "--json", "--no-browser"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_portal_app_refusal(&env, &r.last_event(), "AADSTS7000218");
+    assert!(
+        r.stderr.contains("hint: ") && r.stderr.contains("Allow public client flows"),
+        "{}",
+        r.stderr
+    );
+    // Browser, http://localhost not registered: Microsoft's page says AADSTS50011 and never
+    // redirects, so the wait runs out; for a restore operator it names the likely cause.
+    let mut timeout_env = Env::with(EmulatorOptions {
+        operator_auth_enabled: true,
+        restore_portal_app: PortalAppRegistration::Spa,
+        ..options()
+    })
+    .await;
+    timeout_env.add_tenant_with(
+        TENANT,
+        &[
+            "--pin-sha256",
+            &timeout_env.emu.cert_sha256(),
+            "--role",
+            "operator",
+        ],
+    );
+    timeout_env
+        .extra_env
+        .push(("VBM365_AUTH_BROWSER_TIMEOUT".into(), "2".into()));
+    let login = Login::start(&timeout_env, &["login", "--browser", "--json"]);
+    let url = browser_event(&timeout_env, &login).await;
+    let page = browser::get(&url).await.unwrap();
+    assert!(page.body.contains("AADSTS50011"), "{}", page.body);
+    let (exit, events, _) = login.finish().await;
+    assert_eq!(exit, 1);
+    let ev = events.last().unwrap();
+    assert_eq!(ev["code"], "browser_sign_in_timeout", "{ev}");
+    let message = ev["message"].as_str().unwrap();
+    assert!(
+        message.contains("AADSTS50011") && message.contains("http://localhost"),
+        "{ev}"
+    );
+    // Browser, http://localhost as a single-page application redirect: the code comes back but
+    // Microsoft redeems it only for a web page (AADSTS9002327).
+    env.emu
+        .set_restore_portal_app(PortalAppRegistration::SpaLocalhost);
+    let login = Login::start(&env, &["login", "--browser", "--json"]);
+    let url = browser_event(&env, &login).await;
+    let location = browser::choose(&url, true).await.unwrap();
+    assert_eq!(browser::get(&location).await.unwrap().status, 200);
+    let (exit, events, stderr) = login.finish().await;
+    assert_eq!(exit, 1, "{stderr}");
+    assert_portal_app_refusal(&env, events.last().unwrap(), "AADSTS9002327");
+    assert_eq!(env.state(), "signed_out");
+    // Once the registration allows public clients, the same profile signs in.
+    env.emu
+        .set_restore_portal_app(PortalAppRegistration::PublicClient);
+    let r = env.run(&["login", "--device-code", "--json", "--no-browser"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(env.state(), "signed_in");
 }

@@ -116,7 +116,12 @@ where
     let mut reading = FuturesUnordered::new();
     loop {
         tokio::select! {
-            _ = &mut deadline => return Err(Error::BrowserSignInTimedOut { after: timeout }),
+            _ = &mut deadline => {
+                return Err(Error::BrowserSignInTimedOut {
+                    after: timeout,
+                    restore_portal_app: None,
+                })
+            }
             () = &mut backoff, if backing_off => backing_off = false,
             accepted = accept(), if !backing_off && reading.len() < MAX_READING => match accepted {
                 Ok(stream) => reading.push(read_head(stream)),

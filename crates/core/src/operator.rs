@@ -25,6 +25,29 @@ use url::Url;
 /// `grant_type` of the restore operator exchange.
 pub const OPERATOR_GRANT: &str = "operator";
 
+/// What Microsoft answers when the Restore Portal's application does not let a desktop app sign
+/// in: AADSTS7000218 (public client flows off: a client secret is wanted), AADSTS9002327
+/// (`http://localhost` registered for a single-page application: codes redeemed by web pages
+/// only), AADSTS50011 (no `http://localhost` redirect; Microsoft shows it on its page).
+const NOT_A_PUBLIC_CLIENT: [u32; 3] = [7000218, 9002327, 50011];
+
+/// Microsoft's refusal of a restore operator's sign-in to the Restore Portal's application
+/// `application`, when it comes from that application's registration, as
+/// [`Error::RestorePortalAppNotPublic`]; any other error as it is.
+pub fn app_registration_refusal(application: &str, e: Error) -> Error {
+    let ours = matches!(
+        &e,
+        Error::Identity { aadsts: Some(code), .. } if NOT_A_PUBLIC_CLIENT.contains(code)
+    );
+    if !ours {
+        return e;
+    }
+    Error::RestorePortalAppNotPublic {
+        application: application.to_string(),
+        source: Box::new(e),
+    }
+}
+
 /// `GET /vN/RestorePortalSettings` as the product uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestorePortalSettings {
@@ -301,5 +324,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("login.microsoftonline.us"), "{e}");
+    }
+
+    /// Bug caught: a refusal caused by the Restore Portal's app registration read as Microsoft
+    /// refusing the client id, with nothing about what the registration needs.
+    #[test]
+    fn refusals_of_the_portals_app_registration_say_so_and_others_stay_as_they_are() {
+        let identity = |error: &str, aadsts: u32| Error::Identity {
+            error: crate::msid::OAuthError::parse(error),
+            aadsts: Some(aadsts),
+            description: Some(format!("AADSTS{aadsts}: what Microsoft said.")),
+        };
+        for (error, aadsts) in [("invalid_client", 7000218), ("invalid_request", 9002327)] {
+            let e = app_registration_refusal(APP, identity(error, aadsts));
+            assert_eq!(e.code(), "restore_portal_app_not_public");
+            assert_eq!(e.remedy(), Some(crate::error::Remedy::FixRestorePortalApp));
+            assert_eq!(e.verdict(), crate::failure::Verdict::Persistent);
+            let m = e.to_string();
+            assert!(
+                m.contains(APP) && m.contains(&format!("AADSTS{aadsts}")),
+                "{m}"
+            );
+        }
+        for other in [
+            identity("invalid_grant", 53003),
+            identity("invalid_client", 700016),
+            Error::NoActiveTenant,
+        ] {
+            let code = other.code();
+            assert_eq!(app_registration_refusal(APP, other).code(), code);
+        }
     }
 }

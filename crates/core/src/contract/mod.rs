@@ -114,6 +114,7 @@ pub const ERROR_CODES: &[&str] = &[
     "device_code_expired",
     "bad_verification_code",
     "browser_sign_in_timeout",
+    "restore_portal_app_not_public",
     "operator_auth_disabled",
     "operator_refused",
     "conditional_access_blocked",

@@ -64,3 +64,14 @@ pub(super) fn identity_message(
     }
     out
 }
+
+/// For a restore operator's browser sign-in that timed out: what Microsoft's page says when the
+/// Restore Portal's application has no `http://localhost` redirect.
+pub(super) fn portal_redirect_hint(app: &Option<String>) -> String {
+    match app {
+        None => String::new(),
+        Some(app) => format!(
+            "; if Microsoft's page said AADSTS50011 (redirect URI mismatch), the app registration of the Restore Portal's application {app} has no http://localhost redirect"
+        ),
+    }
+}

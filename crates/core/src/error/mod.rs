@@ -8,7 +8,7 @@ pub use remedy::Remedy;
 
 use crate::failure::{self, Verdict};
 use crate::msid::OAuthError;
-use message::{holder_hint, identity_message, retry_hint};
+use message::{holder_hint, identity_message, portal_redirect_hint, retry_hint};
 use std::time::Duration;
 
 /// Result alias of the core.
@@ -70,11 +70,29 @@ pub enum Error {
     },
 
     /// No sign-in response reached the loopback address within the time the browser sign-in
-    /// waits.
-    #[error("no answer came back from the browser within {} s", .after.as_secs())]
+    /// waits. For a restore operator the message names the likely cause Microsoft shows only in
+    /// the browser: the Restore Portal's application has no `http://localhost` redirect
+    /// (AADSTS50011), so Microsoft never sent the browser back.
+    #[error("no answer came back from the browser within {} s{}", .after.as_secs(), portal_redirect_hint(.restore_portal_app))]
     BrowserSignInTimedOut {
         /// How long the sign-in waited.
         after: Duration,
+        /// The Restore Portal's application, when a restore operator was signing in.
+        restore_portal_app: Option<String>,
+    },
+
+    /// Microsoft refused a restore operator's sign-in because of how the Restore Portal's
+    /// application is registered: it does not allow public client flows (AADSTS7000218: Microsoft
+    /// wants a client secret), or it has `http://localhost` only as a single-page application
+    /// redirect (AADSTS9002327: its codes are redeemed by web pages only). Its app registration
+    /// must allow public client flows and the `http://localhost` redirect
+    /// ([`Remedy::FixRestorePortalApp`]). Verdict is that of `source`.
+    #[error("the app registration of the Restore Portal's application {application} does not let a desktop app sign restore operators in: {source}")]
+    RestorePortalAppNotPublic {
+        /// The Restore Portal's application (client) id.
+        application: String,
+        /// Microsoft's refusal ([`Error::Identity`]).
+        source: Box<Error>,
     },
 
     /// The VBM365 server does not accept restore operators: its `RestorePortalSettings` say the
@@ -332,6 +350,7 @@ impl Error {
             },
             Error::DeviceCodeBlocked { source } => source.code(),
             Error::BrowserSignInTimedOut { .. } => "browser_sign_in_timeout",
+            Error::RestorePortalAppNotPublic { .. } => "restore_portal_app_not_public",
             Error::OperatorAuthDisabled { .. } => "operator_auth_disabled",
             Error::OperatorRefused { .. } => "operator_refused",
             Error::DeviceCodeExpired => "device_code_expired",
@@ -369,7 +388,8 @@ impl Error {
             Error::ServerRejected { .. }
             | Error::ExchangeRefused { .. }
             | Error::OperatorRefused { .. } => Verdict::Refused,
-            Error::DeviceCodeBlocked { source } => source.verdict(),
+            Error::DeviceCodeBlocked { source }
+            | Error::RestorePortalAppNotPublic { source, .. } => source.verdict(),
             Error::Identity { error, .. } if failure::is_refusing_oauth_error(error) => {
                 Verdict::Refused
             }

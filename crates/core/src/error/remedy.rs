@@ -26,6 +26,9 @@ pub enum Remedy {
     /// Check the VBM365 server's set-up for the organization (the message lists the likely
     /// causes).
     CheckServerSetup,
+    /// Have the Restore Portal's app registration (Microsoft Entra ID) allow public client flows
+    /// and the `http://localhost` redirect (mobile and desktop applications).
+    FixRestorePortalApp,
     /// Start an OS keyring (a Secret Service) or keep secrets in a plain file on purpose.
     StartKeyring,
     /// Unlock the OS keyring.
@@ -56,6 +59,7 @@ impl Error {
             } => Remedy::SignIn,
             Error::DeviceCodeBlocked { .. } => Remedy::UseBrowserSignIn,
             Error::BrowserSignInTimedOut { .. } => Remedy::SignIn,
+            Error::RestorePortalAppNotPublic { .. } => Remedy::FixRestorePortalApp,
             Error::ExchangeRefused { .. }
             | Error::OperatorRefused { .. }
             | Error::OperatorAuthDisabled { .. } => Remedy::CheckServerSetup,

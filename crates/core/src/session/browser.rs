@@ -105,8 +105,12 @@ impl Engine {
             timeout,
             ..
         } = pending;
-        let answer = listener.wait(&state, timeout).await?;
-        let code = authcode::code_of(answer)?;
+        let answer = listener
+            .wait(&state, timeout)
+            .await
+            .map_err(|e| exchange::browser_timeout(&profile, &microsoft, e))?;
+        let code = authcode::code_of(answer)
+            .map_err(|e| exchange::microsoft_refusal(&profile, &microsoft, e))?;
         let http = &self.clients()?.http;
         // The code is single use: a retry after a lost reply is refused (invalid_grant), which
         // ends the sign-in with Microsoft's words; throttling and outages before it are retried.
@@ -114,7 +118,8 @@ impl Engine {
             authcode::redeem(http, &microsoft, &code, &redirect_uri, &verifier)
         })
         .await
-        .result?;
+        .result
+        .map_err(|e| exchange::microsoft_refusal(&profile, &microsoft, e))?;
         self.finish_sign_in(&profile, &microsoft, ms_token, on_event)
             .await
     }

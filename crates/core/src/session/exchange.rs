@@ -72,3 +72,36 @@ impl Engine {
         }
     }
 }
+
+/// Microsoft's refusal of a sign-in: for a restore operator, one that comes from the Restore
+/// Portal's app registration says so ([`operator::app_registration_refusal`]; `microsoft` is the
+/// profile Microsoft signed in with, its client the Restore Portal's application); for an
+/// organization it is left as it is.
+pub(super) fn microsoft_refusal(
+    profile: &TenantProfile,
+    microsoft: &TenantProfile,
+    e: Error,
+) -> Error {
+    match profile.role {
+        Role::Organization => e,
+        Role::Operator => operator::app_registration_refusal(&microsoft.client_id, e),
+    }
+}
+
+/// A browser sign-in that timed out: for a restore operator, the error names the Restore
+/// Portal's application, so that its message can say what Microsoft's page may have shown.
+pub(super) fn browser_timeout(
+    profile: &TenantProfile,
+    microsoft: &TenantProfile,
+    e: Error,
+) -> Error {
+    match (e, profile.role) {
+        (Error::BrowserSignInTimedOut { after, .. }, Role::Operator) => {
+            Error::BrowserSignInTimedOut {
+                after,
+                restore_portal_app: Some(microsoft.client_id.clone()),
+            }
+        }
+        (e, _) => e,
+    }
+}

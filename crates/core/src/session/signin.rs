@@ -29,7 +29,8 @@ impl Engine {
         let microsoft = self.microsoft_profile(clients, &profile).await.result?;
         let authorization = failure::retry(&self.retry, || clients.ms.device_code(&microsoft))
             .await
-            .result?;
+            .result
+            .map_err(|e| exchange::microsoft_refusal(&profile, &microsoft, e))?;
         let openable_uri =
             validate::verification_uri(&authorization.verification_uri).map_err(|e| e.to_string());
         Ok(PendingSignIn {
@@ -42,7 +43,9 @@ impl Engine {
 
     /// Steps 3–4: polls until approved, exchanges the assertion and stores the tokens. Dropping the
     /// future cancels the sign-in. A refusal by the tenant's Conditional Access comes back as
-    /// [`Error::DeviceCodeBlocked`] (the browser method may be allowed).
+    /// [`Error::DeviceCodeBlocked`] (the browser method may be allowed); for a restore operator,
+    /// one caused by the Restore Portal's app registration as
+    /// [`Error::RestorePortalAppNotPublic`].
     pub async fn complete_sign_in(
         &self,
         pending: &PendingSignIn,
@@ -57,7 +60,10 @@ impl Engine {
             &mut on_event,
         )
         .await
-        .map_err(device_code_refusal)?;
+        .map_err(|e| {
+            let e = device_code_refusal(e);
+            exchange::microsoft_refusal(&pending.profile, &pending.microsoft, e)
+        })?;
         self.finish_sign_in(&pending.profile, &pending.microsoft, ms_token, on_event)
             .await
     }
