@@ -386,7 +386,7 @@ async fn conditional_access_block_is_explained() {
     assert!(s.emu.block(&code, 53003));
     let (_, message) = wait_failure(&c, "Blocked by a Conditional Access policy").await;
     assert!(message.contains("Conditional Access"), "{message}");
-    assert!(message.contains("administrator"), "{message}");
+    assert!(message.contains("browser sign-in"), "{message}");
     s.assert_no_plaintext_secrets(&[]);
     let _ = c.close().await;
 }
