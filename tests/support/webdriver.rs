@@ -137,14 +137,25 @@ pub async fn wait_text(c: &Client, css: &str, want: &str, within_secs: u64) -> S
     }
 }
 
-/// Clicks the first element matching `css`.
+/// Clicks the first element matching `css`. The window re-renders its list on every state change,
+/// so an element found a moment ago can be gone when the click arrives: then it is found again
+/// (for up to 5 s) instead of failing on a node that was replaced.
 pub async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let e = c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match e.click().await {
+            Ok(()) => return,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("click {css}: {e}; finding it again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
 }
 
 /// The row button `act` of tenant `name`.
