@@ -100,7 +100,10 @@ pub fn hint(e: &Error) -> Option<String> {
         Remedy::SignIn => "sign in with `vbm365-auth login <TENANT>`".into(),
         Remedy::FixRestorePortalApp => "in Microsoft Entra ID, the Restore Portal's app registration (the application named above) must allow public client flows (Authentication > Advanced settings > \"Allow public client flows\": Yes) and have the redirect URI http://localhost under \"Mobile and desktop applications\"; see \"The Restore Portal's app registration\" in the README".into(),
         Remedy::UseBrowserSignIn => "the browser sign-in may be allowed: `vbm365-auth login --browser <TENANT>` (to make it the tenant's method: `vbm365-auth tenant edit <TENANT> --sign-in-method browser`)".into(),
+        #[cfg(not(windows))]
         Remedy::StartKeyring => "start a Secret Service (e.g. gnome-keyring), or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file (mode 0600)".into(),
+        #[cfg(windows)]
+        Remedy::StartKeyring => "run it in your own logon session (a scheduled task: not with \"Do not store password\"), or set VBM365_AUTH_STORAGE=file to keep secrets in a plain file".into(),
         Remedy::UnlockKeyring => {
             "unlock it (e.g. log in to the desktop session) and try again".into()
         }

@@ -210,11 +210,7 @@ async fn declined_cancelled_and_timed_out_browser_sign_ins_store_nothing() {
         .unwrap()
         .to_string();
     let redirect_uri = browser::query_param(&url, "redirect_uri").unwrap();
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &login.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    interrupt(&login.child);
     let (exit, events, _) = login.finish().await;
     assert_eq!(exit, 1);
     assert_eq!(events.last().unwrap()["code"], "cancelled", "{events:?}");

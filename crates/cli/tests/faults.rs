@@ -157,6 +157,8 @@ async fn device_code_expiry_stops_polling() {
     assert!((1..=3).contains(&polls), "{polls} polls of a 3 s code");
 }
 
+/// The Secret Service gone (no D-Bus session). Windows: `windows_keyring.rs`.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn keyring_unavailable_is_a_clear_error_and_nothing_is_written_in_plaintext() {
     let env = Env::new().await;
@@ -194,6 +196,8 @@ async fn keyring_unavailable_is_a_clear_error_and_nothing_is_written_in_plaintex
     assert_eq!(env.all_files_text(), files_before, "nothing written");
 }
 
+/// Windows: `windows_keyring.rs`.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn keyring_down_after_sign_in_fails_reads_with_exit_1() {
     let env = Env::with_signed_in_tenant().await;
@@ -224,6 +228,7 @@ async fn plaintext_storage_only_on_request_with_a_warning() {
     let r = env.run(&["token"]).ok();
     assert!(r.stderr.contains("UNENCRYPTED"), "{}", r.stderr);
     let p = env.config_dir().join("secrets.json");
+    assert!(p.is_file(), "the tokens are in {}", p.display());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -341,6 +346,8 @@ async fn kill_9_during_config_writes_never_leaves_a_torn_config() {
     assert_eq!(st.as_array().unwrap().len(), 3000);
 }
 
+/// Secret Service only: Windows Credential Manager has no lock.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn locked_keyring_is_a_clear_error() {
     let env = Env::with_signed_in_tenant().await;
@@ -432,11 +439,8 @@ async fn ctrl_c_cancels_a_sign_in_and_stops_polling() {
         assert!(child.try_wait().unwrap().is_none(), "login ended early");
         if let Some(last) = polls().last() {
             if polls().len() >= 2 && last.elapsed() < Duration::from_millis(600) {
-                let st = std::process::Command::new("kill")
-                    .args(["-INT", &child.id().to_string()])
-                    .status()
-                    .unwrap();
-                assert!(st.success());
+                // SIGINT on Unix, the console's Ctrl-C event on Windows.
+                common::interrupt(&child);
                 break Instant::now(); // the signal was delivered by now
             }
         }

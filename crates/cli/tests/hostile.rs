@@ -137,7 +137,9 @@ async fn api_never_follows_a_redirect_to_another_host() {
 }
 
 /// Bug caught: a reply that is not JSON went to the terminal as it came, escape sequences
-/// included (a hostile server could retitle, clear or rewrite the terminal).
+/// included (a hostile server could retitle, clear or rewrite the terminal). Unix: the terminal is
+/// a pseudo-terminal made by `script`.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_that_is_not_json_reaches_a_terminal_without_control_characters() {
     let env = Env::with_signed_in_tenant().await;
@@ -158,6 +160,7 @@ async fn a_reply_that_is_not_json_reaches_a_terminal_without_control_characters(
 
 /// Runs the CLI with its stdout on a terminal (a pseudo-terminal of `script`); what the terminal
 /// was sent.
+#[cfg(unix)]
 fn on_a_terminal(env: &Env, args: &[&str]) -> String {
     let template = env.cmd(args);
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));

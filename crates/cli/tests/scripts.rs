@@ -183,6 +183,8 @@ async fn debug_prints_a_redacted_trace() {
     assert!(!r.stderr.contains("refresh_token="), "{}", r.stderr);
 }
 
+/// bash (Unix); PowerShell's quoting is covered by the unit tests of `env`.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn env_for_a_real_shell_the_tenant_variable_and_a_header() {
     let env = Env::with_signed_in_tenant().await;
@@ -234,6 +236,7 @@ async fn env_for_a_real_shell_the_tenant_variable_and_a_header() {
 }
 
 /// `bash -c script` with the environment the CLI gets in these tests.
+#[cfg(unix)]
 fn in_bash(env: &Env, script: &str) -> std::process::Command {
     let template = env.cmd(&[]);
     let mut c = std::process::Command::new("bash");

@@ -1,21 +1,38 @@
 //! Opening the sign-in page. Only a [`Url`] that passed [`crate::validate::verification_uri`] is
 //! accepted (see [`crate::session::PendingSignIn::openable_uri`]).
 //!
-//! The launchers are the `open` crate's, in its order (xdg-open, gio, … on Linux), but they are run
-//! here so that a failure can be told to people in words ("the browser launcher xdg-open exited
-//! with status 3: …") instead of the crate's debug text (`ExitStatus(unix_wait_status(768))`).
+//! The launchers are the `open` crate's, in its order (xdg-open, gio, … on Linux; PowerShell's
+//! `Start-Process`, then Explorer on Windows), but they are run here so that a failure can be told
+//! to people in words ("the browser launcher xdg-open exited with status 3: …") instead of the
+//! crate's debug text (`ExitStatus(unix_wait_status(768))`).
+//!
+//! `VBM365_AUTH_BROWSER` names a program to run instead, with the address as its one argument (a
+//! particular browser on a server, or a script); nothing else is tried then.
 
 use crate::error::{Error, Result};
 use std::process::{Command, ExitStatus, Stdio};
 use url::Url;
 
-/// Opens the URL in the default browser (xdg-open, gio, … on Linux).
+/// Opens the URL in the default browser (xdg-open, gio, … on Linux), or with the program
+/// `VBM365_AUTH_BROWSER` names.
 pub fn open_verification_uri(url: &Url) -> Result<()> {
     let checked = crate::validate::verification_uri(url.as_str())?;
-    launch(open::commands(checked.as_str())).map_err(|detail| Error::BrowserUnavailable {
+    launch(launchers(checked.as_str())).map_err(|detail| Error::BrowserUnavailable {
         url: checked.to_string(),
         detail,
     })
+}
+
+/// The program in `VBM365_AUTH_BROWSER` when set (not empty), else the system's launchers.
+fn launchers(url: &str) -> Vec<Command> {
+    match std::env::var_os("VBM365_AUTH_BROWSER").filter(|p| !p.is_empty()) {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.arg(url);
+            vec![c]
+        }
+        None => open::commands(url),
+    }
 }
 
 /// Whether a launcher that ran and failed lets the next one be tried. On Linux and the BSDs a
@@ -174,5 +191,51 @@ mod tests {
             .map(program_name)
             .collect();
         assert!(programs.iter().any(|p| p == "xdg-open"), "{programs:?}");
+    }
+}
+
+/// The same behaviour on Windows, with `cmd.exe` as the launcher that runs and fails.
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    fn cmd(script: &str) -> Command {
+        let mut c = Command::new("cmd.exe");
+        c.args(["/d", "/c", script]);
+        c
+    }
+
+    #[test]
+    fn a_failed_launcher_is_worded_and_no_other_is_tried() {
+        // After a launcher that ran and failed, Windows tries no other (it may have opened the
+        // page anyway): the second one, which would succeed, is not run.
+        let err = launch(vec![cmd("exit 3"), cmd("exit 0")]).unwrap_err();
+        assert_eq!(err, "the browser launcher cmd.exe exited with status 3");
+        let err = launch(vec![Command::new(r"C:\nonexistent\powershell.exe")]).unwrap_err();
+        assert_eq!(
+            err,
+            "no browser launcher is installed (looked for powershell.exe)"
+        );
+        // A missing launcher lets the next one run.
+        assert_eq!(
+            launch(vec![
+                Command::new(r"C:\nonexistent\powershell.exe"),
+                cmd("exit 0")
+            ]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_launchers_are_the_open_crates() {
+        let programs: Vec<String> = open::commands("https://login.microsoft.com/device")
+            .iter()
+            .map(program_name)
+            .collect();
+        assert!(
+            programs.iter().any(|p| p == "powershell.exe"),
+            "{programs:?}"
+        );
+        assert!(programs.iter().any(|p| p == "explorer.exe"), "{programs:?}");
     }
 }

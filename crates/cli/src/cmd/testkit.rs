@@ -195,8 +195,8 @@ impl Fixture {
     /// What every command that touches tokens says first with secrets in a plain file.
     pub fn plaintext_warning(&self) -> String {
         format!(
-            "warning: tokens are stored UNENCRYPTED in {}/secrets.json (VBM365_AUTH_STORAGE=file)\n",
-            self.dir.path().display()
+            "warning: tokens are stored UNENCRYPTED in {} (VBM365_AUTH_STORAGE=file)\n",
+            self.dir.path().join("secrets.json").display()
         )
     }
 

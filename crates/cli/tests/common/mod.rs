@@ -115,21 +115,28 @@ impl Env {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_vbm365-auth"));
+        let path = std::env::join_paths(std::iter::once(self.bin_dir.path().to_path_buf()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
         c.args(args)
             .env("VBM365_AUTH_CONFIG_DIR", self.dir.path())
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    self.bin_dir.path().display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
+            .env("PATH", path)
             .env("BROWSER", self.bin_dir.path().join("xdg-open"))
             .env("VBM365_AUTH_HTTP_TIMEOUT", "5")
             .env_remove("VBM365_AUTH_STORAGE")
             .env_remove("VBM365_AUTH_LOG")
             .stdin(Stdio::null());
+        // On Unix the system launchers (xdg-open, …) are the fakes on PATH. Windows looks for
+        // its launchers in system32 before PATH (and Wine's winebrowser hands the page to the
+        // host), so there the fake browser is named through VBM365_AUTH_BROWSER.
+        #[cfg(unix)]
+        c.env_remove("VBM365_AUTH_BROWSER");
+        #[cfg(windows)]
+        c.env("VBM365_AUTH_BROWSER", fake_browser()).env(
+            "VBM365_TEST_OPENED_LOG",
+            self.bin_dir.path().join("opened.log"),
+        );
         for (k, v) in &self.extra_env {
             c.env(k, v);
         }
@@ -199,10 +206,17 @@ impl Env {
         format!("vault-key/{}", cfg["vault_id"].as_str().expect("vault_id"))
     }
 
-    /// Starts the CLI with stdout and stderr captured.
+    /// Starts the CLI with stdout and stderr captured. On Windows it gets a console of its own,
+    /// so that [`interrupt`] can press Ctrl-C there.
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args)
-            .stdout(Stdio::piped())
+        let mut c = self.cmd(args);
+        #[cfg(windows)]
+        {
+            use std::os::windows::process::CommandExt;
+            const CREATE_NEW_CONSOLE: u32 = 0x10;
+            c.creation_flags(CREATE_NEW_CONSOLE);
+        }
+        c.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn vbm365-auth")
@@ -302,6 +316,94 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// `examples/fake-browser` beside the CLI binary (`cargo test` builds the examples).
+#[cfg(windows)]
+fn fake_browser() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_vbm365-auth"))
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("fake-browser{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        exe.exists(),
+        "{} is missing: build it with cargo test (or cargo build --example fake-browser)",
+        exe.display()
+    );
+    exe
+}
+
+/// Presses Ctrl-C for a CLI started with [`Env::spawn`], as a person at its terminal would.
+///
+/// Unix: SIGINT. Windows: a `CTRL_C_EVENT` on the CLI's console. Windows delivers that event to
+/// every process attached to a console and lets only an attached process send it, so the CLI has a
+/// console of its own ([`Env::spawn`]) and a helper process (this test binary, running only
+/// [`send_ctrl_c_to_the_console_of`]) attaches to it and sends the event.
+pub fn interrupt(child: &Child) {
+    #[cfg(unix)]
+    {
+        let st = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    #[cfg(windows)]
+    {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "common::send_ctrl_c_to_the_console_of",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("VBM365_TEST_CTRL_C_PID", child.id().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "the Ctrl-C helper failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Not a test: the helper process of [`interrupt`] on Windows, run as
+/// `<this test binary> --ignored --exact common::send_ctrl_c_to_the_console_of` with the CLI's
+/// process id in `VBM365_TEST_CTRL_C_PID`. It leaves its own console, attaches to the CLI's, ignores
+/// the event itself and sends it.
+#[cfg(windows)]
+#[test]
+#[ignore = "the helper process of common::interrupt, run by it"]
+fn send_ctrl_c_to_the_console_of() {
+    use windows_sys::Win32::System::Console::{
+        AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler, CTRL_C_EVENT,
+    };
+    let Some(pid) = std::env::var("VBM365_TEST_CTRL_C_PID").ok() else {
+        return; // Run without the helper's variable (e.g. --include-ignored): nothing to do.
+    };
+    let pid: u32 = pid.parse().expect("a process id");
+    // SAFETY: plain Win32 calls without pointers; this process is a short-lived helper whose
+    // console can be given up.
+    unsafe {
+        FreeConsole();
+        assert!(
+            AttachConsole(pid) != 0,
+            "attach to the console of process {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+        assert!(SetConsoleCtrlHandler(None, 1) != 0);
+        assert!(
+            GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) != 0,
+            "send Ctrl-C: {}",
+            std::io::Error::last_os_error()
+        );
+        FreeConsole();
+    }
 }
 
 pub async fn wait_child(mut child: Child, limit: Duration) -> Output {
