@@ -4,10 +4,19 @@
 //! minted by the VBM365 emulator, then the real `vbm365-auth` binary is timed as a user would run
 //! it. Runs inside the Secret Service session of `scripts/with-keyring`; the desktop app figures
 //! (issue 3, [`desktop`]) also need an X display (`scripts/bench` runs it under Xvfb).
+//!
+//! Linux only: the figures come from `wait4` resource usage, `/proc` process trees, signals, Xvfb
+//! and the Secret Service. Built for Windows, the binary says so and exits 2 (the workspace
+//! still builds and lints for that target).
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
+#[cfg(unix)]
 mod browser;
+#[cfg(unix)]
 mod desktop;
+#[cfg(unix)]
 mod scripts;
+#[cfg(unix)]
 mod soak;
 
 use std::path::PathBuf;
@@ -38,6 +47,16 @@ fn wanted(group: &str) -> bool {
     (args.is_empty() && group != "soak") || args.iter().any(|a| a == group)
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!(
+        "vbm365-bench: the benchmarks measure Linux processes (wait4, /proc, signals, Xvfb, the \
+         Secret Service) and run on Linux only"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(unix)]
 fn main() {
     if let Some(bad) = std::env::args()
         .skip(1)
@@ -95,6 +114,7 @@ fn cli_path() -> PathBuf {
     exe_dir().join("vbm365-auth")
 }
 
+#[cfg(unix)]
 async fn run(emu: &Emulators) -> Vec<Row> {
     let cli = cli_path();
     assert!(
@@ -302,6 +322,7 @@ fn time(cmd: &mut Command) -> Duration {
 }
 
 /// Wall time and peak RSS (KiB) of one child, from wait4's rusage.
+#[cfg(unix)]
 fn time_with_rss(cmd: &mut Command) -> (Duration, i64, bool) {
     let start = Instant::now();
     let child = cmd
