@@ -4,7 +4,6 @@
 
 use super::{fixture, median, ms, time, Row};
 use std::process::Command;
-use std::time::Duration;
 use vbm365_emulator::Emulators;
 
 /// `sha256//BASE64` of the certificate's public key, as curl's `--pinnedpubkey` takes it
@@ -72,24 +71,6 @@ pub(super) async fn rows(emu: &Emulators, cli: &std::path::Path) -> Vec<Row> {
     });
 
     let many = fixture(emu, 500).await;
-    let mut st = Vec::new();
-    for _ in 0..20 {
-        st.push(time(
-            Command::new(cli)
-                .args(["status", "--json"])
-                .env("VBM365_AUTH_CONFIG_DIR", many.dir.path()),
-        ));
-    }
-    let m_st = median(&mut st);
-    rows.push(Row {
-        what: "`vbm365-auth status --json`, 500 tenants (median of 20)".into(),
-        figure: ms(m_st),
-        target: "<= 50 ms".into(),
-        verdict: if m_st <= Duration::from_millis(50) {
-            "met"
-        } else {
-            "MISSED"
-        },
-    });
+    rows.push(super::status_json_row(cli, many.dir.path(), 500));
     rows
 }
