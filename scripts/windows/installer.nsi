@@ -4,8 +4,9 @@
 ;
 ; A per-user install (no administrator rights): %LOCALAPPDATA%\Programs\vbm365-auth. Sections:
 ; the app and CLI with a Start menu entry and an uninstaller (required); start with Windows
-; (optional, the same Run entry the app's own "Start at login" setting writes); the CLI on the
-; user's PATH (optional). The uninstaller removes all of that and keeps the user's tenants and
+; (optional, off unless ticked; the same Run entry the app's own "Start at login" setting writes);
+; the CLI on the user's PATH (optional, on). Silent: `setup.exe /S`, with `/AUTOSTART` to tick
+; start with Windows and `/NOPATH` to leave PATH alone (`/D=<folder>`, last, for another folder). The uninstaller removes all of that and keeps the user's tenants and
 ; tokens (%APPDATA%\vbm365-auth and the vault key in Credential Manager) for a later install.
 
 ; A 64-bit installer for a 64-bit program (and one that Wine's 64-bit loader can run).
@@ -47,6 +48,8 @@ VIAddVersionKey /LANG=1033 "LegalCopyright" "MIT License"
 
 !include "MUI2.nsh"
 !include "LogicLib.nsh"
+!include "FileFunc.nsh"
+!include "Sections.nsh"
 !define MUI_ICON "${STAGE}\icon.ico"
 !define MUI_UNICON "${STAGE}\icon.ico"
 !define MUI_COMPONENTSPAGE_NODESC
@@ -105,7 +108,7 @@ Section "${PRODUCT} (app and command line)" SecMain
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoRepair" 1
 SectionEnd
 
-Section "Start with Windows (in the tray)" SecAutostart
+Section /o "Start with Windows (in the tray)" SecAutostart
   WriteRegStr HKCU "${RUN_KEY}" "${RUN_VALUE}" '"$INSTDIR\vbm365-auth-app.exe" --hidden'
 SectionEnd
 
@@ -113,6 +116,21 @@ Section "Add vbm365-auth to PATH" SecPath
   !insertmacro UserPath 1
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "AddedToPath" 1
 SectionEnd
+
+; Command-line choices for unattended installs (see the top).
+Function .onInit
+  ${GetParameters} $R0
+  ClearErrors
+  ${GetOptions} $R0 "/AUTOSTART" $R1
+  ${IfNot} ${Errors}
+    !insertmacro SelectSection ${SecAutostart}
+  ${EndIf}
+  ClearErrors
+  ${GetOptions} $R0 "/NOPATH" $R1
+  ${IfNot} ${Errors}
+    !insertmacro UnselectSection ${SecPath}
+  ${EndIf}
+FunctionEnd
 
 Section "Uninstall"
   !insertmacro CloseApp
