@@ -126,6 +126,36 @@ pub fn describe(t: &TenantStatus, now: DateTime<Utc>) -> String {
     }
 }
 
+/// Most UTF-16 units of a tray tooltip: Windows keeps 128 with the closing NUL
+/// (`NOTIFYICONDATAW.szTip`), and the tray crate copies up to 128 without one.
+pub const TOOLTIP_MAX_UTF16: usize = 127;
+
+/// `render(name)` within [`TOOLTIP_MAX_UTF16`]: a long tenant name is shortened with "…" so that
+/// its state and the sign-in count still show; if even that is too long, the text is cut.
+fn fit_tooltip(name: Option<&str>, render: impl Fn(&str) -> String) -> String {
+    let fits = |t: &String| t.encode_utf16().count() <= TOOLTIP_MAX_UTF16;
+    let full = render(name.unwrap_or_default());
+    if fits(&full) {
+        return full;
+    }
+    let chars: Vec<char> = name.unwrap_or_default().chars().collect();
+    for keep in (0..chars.len()).rev() {
+        let short: String = chars[..keep].iter().chain(['…'].iter()).collect();
+        let text = render(&short);
+        if fits(&text) {
+            return text;
+        }
+    }
+    let mut cut = String::new();
+    for c in full.chars() {
+        if cut.encode_utf16().count() + c.len_utf16() > TOOLTIP_MAX_UTF16 {
+            break;
+        }
+        cut.push(c);
+    }
+    cut
+}
+
 fn item(id: MenuId, text: &str, enabled: bool) -> MenuEntry {
     MenuEntry::Item {
         id,
@@ -140,20 +170,22 @@ pub fn model(tenants: &[TenantStatus], now: DateTime<Utc>) -> TrayModel {
     let attention = tenants
         .iter()
         .any(|t| t.state == TenantState::SignInRequired);
-    let tooltip = match active {
-        Some(t) => format!("VBM365 Auth\n{}: {}", t.profile.name, describe(t, now)),
-        None if tenants.is_empty() => "VBM365 Auth\nno tenant saved".into(),
-        None => "VBM365 Auth\nno active tenant".into(),
-    };
-    let tooltip = if attention {
-        let n = tenants
-            .iter()
-            .filter(|t| t.state == TenantState::SignInRequired)
-            .count();
-        format!("{tooltip}\n{n} tenant(s) need sign-in")
-    } else {
-        tooltip
-    };
+    let needing = tenants
+        .iter()
+        .filter(|t| t.state == TenantState::SignInRequired)
+        .count();
+    let tooltip = fit_tooltip(active.map(|t| t.profile.name.as_str()), |name| {
+        let tooltip = match active {
+            Some(t) => format!("VBM365 Auth\n{name}: {}", describe(t, now)),
+            None if tenants.is_empty() => "VBM365 Auth\nno tenant saved".into(),
+            None => "VBM365 Auth\nno active tenant".into(),
+        };
+        if attention {
+            format!("{tooltip}\n{needing} tenant(s) need sign-in")
+        } else {
+            tooltip
+        }
+    });
     let header = match active {
         Some(t) => format!("{} — {}", t.profile.name, describe(t, now)),
         None => "No active tenant".into(),
@@ -458,6 +490,34 @@ mod tests {
             find(&m.menu, &MenuId::SignIn),
             Some(MenuEntry::Item { enabled: true, .. })
         ));
+    }
+
+    #[test]
+    fn a_long_tenant_name_is_shortened_to_fit_the_windows_tooltip() {
+        let long = format!("{}.{}.onmicrosoft.com", "a".repeat(60), "b".repeat(50));
+        let tenants = vec![
+            tenant(&long, true, TenantState::SignedIn, 42),
+            tenant("b.example", false, TenantState::SignInRequired, 0),
+        ];
+        let t = model(&tenants, now()).tooltip;
+        assert!(t.encode_utf16().count() <= TOOLTIP_MAX_UTF16, "{t}");
+        assert!(
+            t.starts_with(&format!("VBM365 Auth\n{}", "a".repeat(20))),
+            "{t}"
+        );
+        assert!(t.contains("…: signed in, expires in 42 min\n"), "{t}");
+        assert!(t.ends_with("1 tenant(s) need sign-in"), "{t}");
+        // A short name stays whole; text that cannot fit even without the name is cut.
+        let t = model(
+            &[tenant("a.example", true, TenantState::SignedIn, 42)],
+            now(),
+        )
+        .tooltip;
+        assert_eq!(t, "VBM365 Auth\na.example: signed in, expires in 42 min");
+        let cut = fit_tooltip(None, |_| "é".repeat(200));
+        assert_eq!(cut, "é".repeat(TOOLTIP_MAX_UTF16));
+        let cut = fit_tooltip(None, |_| "🔑".repeat(100));
+        assert_eq!(cut, "🔑".repeat(TOOLTIP_MAX_UTF16 / 2));
     }
 
     #[test]
