@@ -228,8 +228,21 @@ fn no_gl_in_tray() {
 /// the window process.
 pub fn run() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let window_opening = window::Opening::from_args(&args);
+    let mut window_opening = window::Opening::from_args(&args);
+    let mut until_shown = window::until_shown(&args);
     prefer_cpu_rendering();
+    // A plain launch starts its window process first (forked off this one, which has a single
+    // thread yet), so that the window does not wait for the tray.
+    let mut host = None;
+    if window_opening.is_none() && !wants_hidden(&args) {
+        match window::start_early() {
+            window::Early::Window => {
+                window_opening = Some(window::Opening::Plain);
+                until_shown = true;
+            }
+            window::Early::Tray(h) => host = Some(h),
+        }
+    }
     if window_opening.is_none() {
         no_gl_in_tray();
     }
@@ -240,6 +253,7 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
+    tracing::debug!(window = ?window_opening, "started");
     let engine = match EngineOptions::from_env(None).and_then(Engine::open) {
         Ok(e) => Arc::new(e),
         Err(e) => {
@@ -247,10 +261,11 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    tracing::debug!("engine open");
     let context = tauri::generate_context!();
     let result = match window_opening {
-        Some(opening) => run_window_process(engine, opening, context),
-        None => run_tray_process(engine, wants_hidden(&args), context),
+        Some(opening) => run_window_process(engine, opening, until_shown, context),
+        None => run_tray_process(engine, host.unwrap_or_default(), context),
     };
     if let Err(e) = result {
         eprintln!("vbm365-auth-app: {e}");
@@ -258,11 +273,11 @@ pub fn run() {
     }
 }
 
-/// The tray process: single instance, the tray, background refresh and notifications; the window
-/// process is started at once unless `hidden`.
+/// The tray process: single instance, the tray, background refresh and notifications, with the
+/// window process `host` may have started already.
 fn run_tray_process(
     engine: Arc<Engine>,
-    hidden: bool,
+    host: window::WindowHost,
     context: tauri::Context<tauri::Wry>,
 ) -> tauri::Result<()> {
     // Single instance first: a second start only shows the running app's window (unless it asks
@@ -275,16 +290,30 @@ fn run_tray_process(
         })),
     );
     build(builder, engine)
-        .manage(window::WindowHost::default())
+        .manage(host)
         .setup(move |app| {
-            if !hidden {
-                show_main_window(app.handle());
+            tracing::debug!("tray process set up");
+            if window::watch_early(app.handle(), on_window_process_exit) {
+                // The window comes first: the tray, the monitor and the scheduler (and the
+                // keyring reads they start with) wait until it had time to open.
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(TRAY_AFTER_WINDOW).await;
+                    let on_main = handle.clone();
+                    let _ = handle.run_on_main_thread(move || start_desktop(&on_main));
+                });
+            } else {
+                start_desktop(app.handle());
             }
-            start_desktop(app.handle());
             Ok(())
         })
         .run(context)
 }
+
+/// How long the tray process waits, when its window process starts with it, before it sets up the
+/// tray, the monitor and the scheduler: on a machine with few cores, their start-up slowed the
+/// window's (`make bench`).
+const TRAY_AFTER_WINDOW: Duration = Duration::from_millis(1500);
 
 /// The window process: the window over its own engine, with a monitor that keeps it up to date
 /// (no tray, no background refresh, no notifications: the tray process does those). It ends when
@@ -292,12 +321,16 @@ fn run_tray_process(
 fn run_window_process(
     engine: Arc<Engine>,
     opening: window::Opening,
+    until_shown: bool,
     context: tauri::Context<tauri::Wry>,
 ) -> tauri::Result<()> {
     build(plugins(tauri::Builder::default()), engine)
         .setup(move |app| {
+            tracing::debug!("window process set up");
+            // The window first: the tray process's messages are about it.
+            window::create(app.handle(), opening, !until_shown)?;
+            tracing::debug!("window created");
             window::serve_tray(app.handle());
-            window::create(app.handle(), opening)?;
             tauri::async_runtime::spawn(monitor::run(
                 app.handle().clone(),
                 Arc::new(Notify::new()),

@@ -11,6 +11,11 @@
 //! shows the same state however often it is opened again: the tenant list, settings and tokens
 //! live in the config dir and the vault, and each process's monitor sees the other's changes.
 //!
+//! A plain launch starts its window process at once, forked off the launched process before
+//! that has a thread or has done anything else ([`start_early`]), so that the window starts as
+//! fast as a single-process app's would; that window shows once the tray process has passed its
+//! single-instance check. Later windows are started from the executable with `--window`.
+//!
 //! They talk over the window process's standard input and output, one JSON object per line:
 //! the tray process sends [`ToWindow`] (come forward; start a sign-in), the window process sends
 //! [`ToTray`] (put this on the clipboard: a copied token must outlive the window, and on X11 the
@@ -19,8 +24,8 @@
 
 use crate::{MAIN_WINDOW, TRAY_SIGN_IN_EVENT};
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tauri::{
@@ -31,6 +36,13 @@ use tauri::{
 pub const WINDOW_ARG: &str = "--window";
 /// With [`WINDOW_ARG`]: the window starts a sign-in of the active tenant.
 pub const SIGN_IN_ARG: &str = "--sign-in";
+/// With [`WINDOW_ARG`]: the window stays hidden until the tray process says [`ToWindow::Show`].
+pub const UNTIL_SHOWN_ARG: &str = "--until-shown";
+
+/// Whether a window process's command line asks it to wait for [`ToWindow::Show`].
+pub fn until_shown<S: AsRef<str>>(args: &[S]) -> bool {
+    args.iter().any(|a| a.as_ref() == UNTIL_SHOWN_ARG)
+}
 
 /// What the window does once it shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,19 +137,161 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct WindowHost {
     current: Mutex<Option<Running>>,
     started: AtomicU64,
+    /// A window process started before the app was built ([`start_early`]), until
+    /// [`watch_early`] watches it.
+    early: Mutex<Option<Started>>,
 }
 
 /// A running window process: its number (the n-th started) and its input.
 struct Running {
     number: u64,
     pid: u32,
-    input: ChildStdin,
+    input: Box<dyn Write + Send>,
+}
+
+/// A window process just started: its number, the process and its output.
+struct Started {
+    number: u64,
+    process: WindowProcess,
+    output: Box<dyn Read + Send>,
+}
+
+/// How a window process was started.
+enum WindowProcess {
+    /// Started from this executable (`--window`).
+    Spawned(Child),
+    /// Forked off the tray process at its start ([`start_early`]).
+    #[cfg(unix)]
+    Forked(u32),
+}
+
+impl WindowProcess {
+    fn id(&self) -> u32 {
+        match self {
+            WindowProcess::Spawned(c) => c.id(),
+            #[cfg(unix)]
+            WindowProcess::Forked(pid) => *pid,
+        }
+    }
+
+    /// Waits for it to end (and reaps it).
+    fn wait(self) -> std::io::Result<ExitStatus> {
+        match self {
+            WindowProcess::Spawned(mut c) => c.wait(),
+            #[cfg(unix)]
+            WindowProcess::Forked(pid) => early::wait(pid),
+        }
+    }
 }
 
 impl WindowHost {
     /// The pid of the window process, if one runs.
     pub fn pid(&self) -> Option<u32> {
         lock(&self.current).as_ref().map(|r| r.pid)
+    }
+
+    /// Makes a started window process the current one.
+    fn adopt(
+        &self,
+        process: WindowProcess,
+        input: Box<dyn Write + Send>,
+        output: Box<dyn Read + Send>,
+    ) -> Started {
+        let number = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        *lock(&self.current) = Some(Running {
+            number,
+            pid: process.id(),
+            input,
+        });
+        Started {
+            number,
+            process,
+            output,
+        }
+    }
+
+    /// Starts a window process from this executable and makes it the current one.
+    fn start(&self, opening: Opening, until_shown: bool) -> std::io::Result<Started> {
+        let (child, input, output) = spawn(opening, until_shown)?;
+        tracing::info!(pid = child.id(), ?opening, "window process started");
+        Ok(self.adopt(
+            WindowProcess::Spawned(child),
+            Box::new(input),
+            Box::new(output),
+        ))
+    }
+}
+
+/// What [`start_early`] made of this process.
+pub enum Early {
+    /// This process is the window process now (forked off the tray process): it goes on as one,
+    /// its window hidden until the tray process says [`ToWindow::Show`].
+    Window,
+    /// This process is the tray process, with the window process it started.
+    Tray(WindowHost),
+}
+
+/// Starts the window process when the app starts, before the tray process sets itself up, so
+/// that the window does not wait for the tray. Its window stays hidden until [`watch_early`] says
+/// to show it: a launch that only hands over to a running instance never shows one.
+///
+/// On Unix it is forked off this process, which must still have a single thread: the forked
+/// process has the executable and its libraries loaded already, which saves it a second start of
+/// the executable (about 20 ms of the dynamic loader's work, and much more on a busy machine).
+/// Elsewhere, or if the fork fails, it is started like any later window process.
+pub fn start_early() -> Early {
+    let host = WindowHost::default();
+    #[cfg(unix)]
+    match early::fork() {
+        Ok(early::Forked::Child) => return Early::Window,
+        Ok(early::Forked::Parent { pid, input, output }) => {
+            let started = host.adopt(
+                WindowProcess::Forked(pid),
+                Box::new(input),
+                Box::new(output),
+            );
+            *lock(&host.early) = Some(started);
+            return Early::Tray(host);
+        }
+        Err(e) => eprintln!("vbm365-auth-app: cannot fork the window process ({e}); starting it"),
+    }
+    match host.start(Opening::Plain, true) {
+        Ok(started) => *lock(&host.early) = Some(started),
+        Err(e) => eprintln!("vbm365-auth-app: cannot start the window process: {e}"),
+    }
+    Early::Tray(host)
+}
+
+/// Watches the window process [`start_early`] started, if any, and lets it show its window;
+/// whether there was one.
+pub fn watch_early<R: Runtime>(app: &AppHandle<R>, on_exit: fn(&AppHandle<R>, bool)) -> bool {
+    let Some(host) = app.try_state::<WindowHost>() else {
+        return false;
+    };
+    let early = lock(&host.early).take();
+    let Some(started) = early else {
+        return false;
+    };
+    tracing::info!(
+        pid = started.process.id(),
+        "window process started with the app"
+    );
+    watch_in_thread(app, started, on_exit);
+    open(app, Opening::Plain, on_exit);
+    true
+}
+
+fn watch_in_thread<R: Runtime>(
+    app: &AppHandle<R>,
+    started: Started,
+    on_exit: fn(&AppHandle<R>, bool),
+) {
+    let app = app.clone();
+    let watcher = std::thread::Builder::new()
+        .name("window-process".into())
+        .spawn(move || watch(app, started, on_exit));
+    if let Err(e) = watcher {
+        tracing::warn!(error = %e, "cannot watch the window process");
     }
 }
 
@@ -148,32 +302,19 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, opening: Opening, on_exit: fn(&AppHa
     let Some(host) = app.try_state::<WindowHost>() else {
         return;
     };
-    let mut current = lock(&host.current);
-    if let Some(running) = current.as_mut() {
-        let msg = line(&ToWindow::from(opening));
-        if running.input.write_all(msg.as_bytes()).is_ok() && running.input.flush().is_ok() {
-            return;
-        }
-        // Its input is closed: it is on its way out. Start a new one.
-        *current = None;
-    }
-    match spawn(opening) {
-        Ok((child, input, output)) => {
-            let number = host.started.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::info!(pid = child.id(), ?opening, "window process started");
-            *current = Some(Running {
-                number,
-                pid: child.id(),
-                input,
-            });
-            let app = app.clone();
-            let watcher = std::thread::Builder::new()
-                .name("window-process".into())
-                .spawn(move || watch(app, number, child, output, on_exit));
-            if let Err(e) = watcher {
-                tracing::warn!(error = %e, "cannot watch the window process");
+    {
+        let mut current = lock(&host.current);
+        if let Some(running) = current.as_mut() {
+            let msg = line(&ToWindow::from(opening));
+            if running.input.write_all(msg.as_bytes()).is_ok() && running.input.flush().is_ok() {
+                return;
             }
+            // Its input is closed: it is on its way out. Start a new one.
+            *current = None;
         }
+    }
+    match host.start(opening, false) {
+        Ok(started) => watch_in_thread(app, started, on_exit),
         Err(e) => tracing::warn!(error = %e, "cannot start the window process"),
     }
 }
@@ -195,9 +336,13 @@ fn own_executable() -> std::io::Result<std::path::PathBuf> {
     Ok(exe)
 }
 
-fn spawn(opening: Opening) -> std::io::Result<(Child, ChildStdin, ChildStdout)> {
+fn spawn(
+    opening: Opening,
+    until_shown: bool,
+) -> std::io::Result<(Child, std::process::ChildStdin, std::process::ChildStdout)> {
     let mut cmd = Command::new(own_executable()?);
     cmd.args(opening.args())
+        .args(until_shown.then_some(UNTIL_SHOWN_ARG))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     if crate::GL_OFF_IN_TRAY.load(Ordering::Relaxed) {
@@ -213,13 +358,12 @@ fn spawn(opening: Opening) -> std::io::Result<(Child, ChildStdin, ChildStdout)> 
 }
 
 /// Serves what the window process asks for until it closes its output, then reaps it.
-fn watch<R: Runtime>(
-    app: AppHandle<R>,
-    number: u64,
-    mut child: Child,
-    output: ChildStdout,
-    on_exit: fn(&AppHandle<R>, bool),
-) {
+fn watch<R: Runtime>(app: AppHandle<R>, started: Started, on_exit: fn(&AppHandle<R>, bool)) {
+    let Started {
+        number,
+        process,
+        output,
+    } = started;
     for text in BufReader::new(output).lines() {
         let Ok(text) = text else { break };
         match serde_json::from_str::<ToTray>(&text) {
@@ -233,9 +377,10 @@ fn watch<R: Runtime>(
             Err(_) => {}
         }
     }
-    let status = child.wait();
+    let pid = process.id();
+    let status = process.wait();
     let normal = status.as_ref().is_ok_and(|s| s.success());
-    tracing::info!(pid = child.id(), ?status, "window process ended");
+    tracing::info!(pid, ?status, "window process ended");
     if let Some(host) = app.try_state::<WindowHost>() {
         let mut current = lock(&host.current);
         if current.as_ref().is_some_and(|r| r.number == number) {
@@ -243,6 +388,82 @@ fn watch<R: Runtime>(
         }
     }
     on_exit(&app, normal);
+}
+
+/// The window process forked off the tray process at its start (Unix).
+#[cfg(unix)]
+mod early {
+    use std::fs::File;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    /// Which side of the fork this is.
+    pub enum Forked {
+        /// The window process: its stdin and stdout are the pipes to the tray process.
+        Child,
+        /// The tray process: the window process's pid, its input and its output.
+        Parent { pid: u32, input: File, output: File },
+    }
+
+    /// A pipe whose ends are closed on `exec`: (read, write).
+    fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 just opened both and nothing else owns them.
+        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    }
+
+    /// Forks. Must be called while the process has a single thread: the child carries on in
+    /// `main` as the window process, with none of the parent's threads.
+    pub fn fork() -> std::io::Result<Forked> {
+        use std::os::fd::AsRawFd;
+        let (to_window_read, to_window_write) = pipe()?;
+        let (to_tray_read, to_tray_write) = pipe()?;
+        // SAFETY: the process has a single thread (see above), so the child gets a consistent
+        // copy of it.
+        match unsafe { libc::fork() } {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                // The window process: stdin and stdout become the pipes (without close-on-exec,
+                // as for any process); the other ends close with their OwnedFds.
+                // SAFETY: plain dup2 onto the standard descriptors.
+                let ok = unsafe {
+                    libc::dup2(to_window_read.as_raw_fd(), 0) == 0
+                        && libc::dup2(to_tray_write.as_raw_fd(), 1) == 1
+                };
+                if !ok {
+                    // No way to reach the tray process: nothing to show.
+                    std::process::exit(1);
+                }
+                Ok(Forked::Child)
+            }
+            pid => Ok(Forked::Parent {
+                pid: pid as u32,
+                input: File::from(to_window_write),
+                output: File::from(to_tray_read),
+            }),
+        }
+    }
+
+    /// Waits for the forked process to end and reaps it.
+    pub fn wait(pid: u32) -> std::io::Result<ExitStatus> {
+        let mut status = 0;
+        loop {
+            // SAFETY: waits for our own child; `status` is written by waitpid.
+            let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+            if r == pid as libc::pid_t {
+                return Ok(ExitStatus::from_raw(status));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
 }
 
 // ----- the window process's side --------------------------------------------------------------
@@ -264,8 +485,12 @@ impl TrayLink {
     }
 }
 
-/// Creates the main window from its configuration.
-pub fn create<R: Runtime>(app: &AppHandle<R>, opening: Opening) -> tauri::Result<WebviewWindow<R>> {
+/// Creates the main window from its configuration; hidden unless `visible`.
+pub fn create<R: Runtime>(
+    app: &AppHandle<R>,
+    opening: Opening,
+    visible: bool,
+) -> tauri::Result<WebviewWindow<R>> {
     let mut config = app
         .config()
         .app
@@ -275,6 +500,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, opening: Opening) -> tauri::Result
         .cloned()
         .ok_or(tauri::Error::WindowNotFound)?;
     config.url = WebviewUrl::App(opening.page().into());
+    config.visible = visible;
     WebviewWindowBuilder::from_config(app, &config)?.build()
 }
 
@@ -328,6 +554,8 @@ mod tests {
         assert_eq!(Opening::from_args(&["--hidden"]), None);
         assert_eq!(Opening::from_args::<&str>(&[]), None);
         assert_eq!(Opening::SignIn.page(), "index.html#sign-in");
+        assert!(until_shown(&["--window", UNTIL_SHOWN_ARG]));
+        assert!(!until_shown(&Opening::Plain.args()));
     }
 
     #[test]

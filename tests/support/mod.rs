@@ -504,11 +504,14 @@ pub fn webkit_processes(pid: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
-/// The app's window process (`vbm365-auth-app --window`) under `pid`, if one runs.
+/// The app's window process under the app's first process `pid`, if one runs: its child running
+/// the app's executable (started with `--window`, or forked off it when the app started).
 pub fn window_process(pid: u32) -> Option<u32> {
-    procs::descendants(pid)
-        .into_iter()
-        .find(|&p| procs::cmdline(p).iter().skip(1).any(|a| a == "--window"))
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    procs::descendants(pid).into_iter().find(|&p| {
+        procs::parent(p) == Some(pid)
+            && std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe)
+    })
 }
 
 /// The visible top-level windows of the processes under `pid` (and of `pid` itself).

@@ -47,12 +47,14 @@ impl Driver {
         self.0.id()
     }
 
-    /// The app's first process under this driver (not its window process), once it runs.
+    /// The app's first process under this driver (WebKitWebDriver's child; not its window
+    /// process), once it runs.
     pub fn app_pid(&self) -> Option<u32> {
         procs::descendants(self.pid()).into_iter().find(|&p| {
-            let cmd = procs::cmdline(p);
-            cmd.first().is_some_and(|c| Path::new(c) == app_binary())
-                && !cmd.iter().any(|a| a == "--window")
+            let is_app = |p: u32| {
+                std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == app_binary())
+            };
+            is_app(p) && !procs::parent(p).is_some_and(is_app)
         })
     }
 }

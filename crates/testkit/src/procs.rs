@@ -79,3 +79,11 @@ pub fn cmdline(pid: u32) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The parent pid of a process (`/proc/PID/stat`), if it still runs.
+pub fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u32>().ok())
+}
