@@ -351,9 +351,11 @@ impl ConfigStore {
 
     /// Parses and checks the bytes of a `config.json`.
     pub fn parse(&self, bytes: &[u8]) -> Result<Config> {
+        // The detail may quote the file (serde's unknown variant, a tenant's field): made safe to
+        // show, so a file's escape sequences never reach a terminal or the window.
         let corrupt = |detail: String| Error::ConfigCorrupt {
             path: self.path.display().to_string(),
-            detail,
+            detail: crate::text::shown(&detail, 400),
         };
         let cfg: Config = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let cfg = cfg.migrate(&self.path)?;
