@@ -161,7 +161,7 @@ enum WindowProcess {
     /// Started from this executable (`--window`).
     Spawned(Child),
     /// Forked off the tray process at its start ([`start_early`]).
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     Forked(u32),
 }
 
@@ -169,7 +169,7 @@ impl WindowProcess {
     fn id(&self) -> u32 {
         match self {
             WindowProcess::Spawned(c) => c.id(),
-            #[cfg(unix)]
+            #[cfg(target_os = "linux")]
             WindowProcess::Forked(pid) => *pid,
         }
     }
@@ -178,7 +178,7 @@ impl WindowProcess {
     fn wait(self) -> std::io::Result<ExitStatus> {
         match self {
             WindowProcess::Spawned(mut c) => c.wait(),
-            #[cfg(unix)]
+            #[cfg(target_os = "linux")]
             WindowProcess::Forked(pid) => early::wait(pid),
         }
     }
@@ -235,13 +235,13 @@ pub enum Early {
 /// that the window does not wait for the tray. Its window stays hidden until [`watch_early`] says
 /// to show it: a launch that only hands over to a running instance never shows one.
 ///
-/// On Unix it is forked off this process, which must still have a single thread: the forked
+/// On Linux it is forked off this process, which must still have a single thread: the forked
 /// process has the executable and its libraries loaded already, which saves it a second start of
 /// the executable (about 20 ms of the dynamic loader's work, and much more on a busy machine).
 /// Elsewhere, or if the fork fails, it is started like any later window process.
 pub fn start_early() -> Early {
     let host = WindowHost::default();
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     match early::fork() {
         Ok(early::Forked::Child) => return Early::Window,
         Ok(early::Forked::Parent { pid, input, output }) => {
@@ -390,8 +390,9 @@ fn watch<R: Runtime>(app: AppHandle<R>, started: Started, on_exit: fn(&AppHandle
     on_exit(&app, normal);
 }
 
-/// The window process forked off the tray process at its start (Unix).
-#[cfg(unix)]
+/// The window process forked off the tray process at its start (Linux; elsewhere, e.g. on macOS,
+/// where system frameworks do not survive a fork without exec, it is started from the executable).
+#[cfg(target_os = "linux")]
 mod early {
     use std::fs::File;
     use std::os::fd::{FromRawFd, OwnedFd};
