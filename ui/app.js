@@ -55,21 +55,50 @@ function render(snap) {
   $("#set-start-at-login").checked = !!snap.settings.start_at_login;
   const list = $("#tenants");
   $("#empty").hidden = snap.tenants.length > 0;
-  // Keep earlier action results visible across re-renders of the same tenant.
-  const results = new Map();
-  list.querySelectorAll("li.tenant").forEach((li) => {
-    const r = $(".result", li);
-    if (!r.hidden) results.set(li.dataset.name, { text: r.textContent, error: r.classList.contains("error") });
-  });
+  $("#list-tools").hidden = snap.tenants.length === 0;
+  // Rows are kept by tenant and rebuilt only when the tenant's view changed, so a state change
+  // of one tenant among hundreds touches one row (and keeps focus, open menus and results).
   const focused = document.activeElement;
-  const focusKey = focused && focused.closest && focused.closest("li.tenant")
-    ? [focused.closest("li.tenant").dataset.name, focused.dataset.act] : null;
-  list.replaceChildren(...snap.tenants.map((t) => row(t, results.get(t.name))));
-  if (focusKey) {
+  const focusedRow = focused && focused.closest ? focused.closest("li.tenant") : null;
+  const focusKey = focusedRow ? [focusedRow.dataset.name, focused.dataset.act || null, focused === focusedRow] : null;
+  const next = snap.tenants.map((t) => {
+    const key = JSON.stringify(t);
+    const old = rows.get(t.name);
+    if (old && old.key === key) return old.li;
+    const result = old ? savedResult(old.li) : null;
+    const li = row(t, result);
+    rows.set(t.name, { key, li, t });
+    return li;
+  });
+  const names = new Set(snap.tenants.map((t) => t.name));
+  for (const name of [...rows.keys()]) if (!names.has(name)) rows.delete(name);
+  place(list, next);
+  if (focusKey && !list.contains(focused)) {
     const li = list.querySelector(`li.tenant[data-name="${CSS.escape(focusKey[0])}"]`);
-    const b = li && li.querySelector(`[data-act="${focusKey[1]}"]`);
-    if (b && !b.disabled) b.focus();
+    const b = li && focusKey[1] && li.querySelector(`[data-act="${focusKey[1]}"]`);
+    if (b && !b.disabled && !b.hidden) b.focus();
+    else if (li && focusKey[2]) li.focus();
   }
+  renderCounts();
+  applyFilter();
+}
+
+/** Rows by tenant name: the row, the tenant it shows and that tenant's view as JSON. */
+const rows = new Map();
+
+/** Makes `list`'s children exactly `items`, in order, moving only what is out of place. */
+function place(list, items) {
+  let at = list.firstElementChild;
+  for (const li of items) {
+    if (li === at) at = at.nextElementSibling;
+    else list.insertBefore(li, at);
+  }
+  while (at) { const n = at.nextElementSibling; at.remove(); at = n; }
+}
+
+function savedResult(li) {
+  const r = $(".result", li);
+  return r.hidden ? null : { text: r.textContent, error: r.classList.contains("error") };
 }
 
 function row(t, result) {
@@ -81,7 +110,9 @@ function row(t, result) {
   const pill = $(".state", li);
   pill.textContent = STATE_TEXT[t.state] || t.state;
   pill.classList.add(t.state);
-  $(".server", li).textContent = t.server.replace(/\/$/, "");
+  const server = $(".server", li);
+  server.textContent = t.server.replace(/^https?:\/\//, "").replace(/\/$/, "");
+  server.title = t.server;
   $(".api", li).textContent = [`API ${t.api_version}`,
     t.role === "operator" ? "restore operator" : "", t.sign_in_method === "browser" ? "browser sign-in" : ""]
     .filter(Boolean).join(" · ");
@@ -93,18 +124,200 @@ function row(t, result) {
   if (t.detail) { const d = $(".detail", li); d.textContent = t.detail; d.hidden = false; }
   if (result) { const r = $(".result", li); r.textContent = result.text; r.classList.toggle("error", result.error); r.hidden = false; }
   const hasTokens = t.state === "signed_in" || t.state === "expired";
-  const signIn = $('[data-act="sign-in"]', li);
-  signIn.textContent = hasTokens ? "Sign in again" : "Sign in";
-  signIn.classList.toggle("primary", !hasTokens);
-  for (const act of ["refresh", "copy", "test", "sign-out"]) $(`[data-act="${act}"]`, li).disabled = !hasTokens;
+  // The main action beside the state; the rest in the row's menu.
+  const main = $(".main-act", li);
+  main.dataset.act = hasTokens ? "copy" : "sign-in";
+  main.textContent = hasTokens ? "Copy token" : "Sign in";
+  main.classList.toggle("primary", !hasTokens);
+  $('.row-menu [data-act="sign-in"]', li).textContent = hasTokens ? "Sign in again" : "Sign in";
+  $(`.row-menu [data-act="${main.dataset.act}"]`, li).hidden = true;
+  for (const a of ["refresh", "copy", "test", "sign-out"]) {
+    li.querySelectorAll(`[data-act="${a}"]`).forEach((b) => { b.disabled = !hasTokens; });
+  }
   $('[data-act="activate"]', li).hidden = t.active;
   $('[data-act="untrust"]', li).hidden = !t.trusted;
   li.addEventListener("click", (ev) => {
+    if (ev.target.closest(".menu-button")) return toggleMenu(li);
     const b = ev.target.closest("button[data-act]");
-    if (b) act(b.dataset.act, t, b);
+    if (b) {
+      closeMenu();
+      return act(b.dataset.act, t, b);
+    }
+    if (!ev.target.closest("button, a, input")) li.focus();
   });
   return li;
 }
+
+// ----- filter, counts, keyboard -------------------------------------------------------------
+
+/** The state chip pressed, if any: only tenants in that state show. */
+let stateFilter = null;
+
+/** What the filter box matches: name, server and state, in lower case. */
+function haystack(t) {
+  return `${t.name}\n${t.server}\n${STATE_TEXT[t.state] || t.state}`.toLowerCase();
+}
+
+function applyFilter() {
+  const words = $("#filter").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  let shown = 0;
+  for (const { li, t } of rows.values()) {
+    if (!li.isConnected) continue;
+    const ok = (!stateFilter || t.state === stateFilter)
+      && words.every((w) => (li._hay || (li._hay = haystack(t))).includes(w));
+    if (li.hidden === ok) li.hidden = !ok;
+    if (ok) shown += 1;
+  }
+  const total = snapshot.tenants.length;
+  $("#shown-count").textContent = shown === total ? "" : `${shown} of ${total} shown`;
+  $("#no-match").hidden = shown > 0 || total === 0;
+}
+
+function renderCounts() {
+  const by = new Map();
+  for (const t of snapshot.tenants) by.set(t.state, (by.get(t.state) || 0) + 1);
+  if (stateFilter && !by.has(stateFilter)) stateFilter = null;
+  const chip = (state, label, n) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = `chip ${state || "all"}`;
+    b.dataset.state = state || "";
+    b.setAttribute("aria-pressed", String(stateFilter === state));
+    b.textContent = `${label} ${n}`;
+    return b;
+  };
+  const chips = [chip(null, "All", snapshot.tenants.length)];
+  for (const state of Object.keys(STATE_TEXT)) {
+    if (by.has(state)) chips.push(chip(state, STATE_TEXT[state], by.get(state)));
+  }
+  const counts = $("#counts");
+  const same = counts.children.length === chips.length
+    && chips.every((c, i) => counts.children[i].outerHTML === c.outerHTML);
+  if (!same) counts.replaceChildren(...chips);
+}
+
+$("#counts").addEventListener("click", (ev) => {
+  const b = ev.target.closest("button.chip");
+  if (!b) return;
+  stateFilter = b.dataset.state || null;
+  renderCounts();
+  applyFilter();
+});
+
+$("#filter").addEventListener("input", applyFilter);
+$("#filter").addEventListener("keydown", (ev) => {
+  if (ev.key === "ArrowDown" || ev.key === "Enter") {
+    ev.preventDefault();
+    const first = visibleRows()[0];
+    if (first) first.focus();
+  } else if (ev.key === "Escape" && ev.target.value) {
+    ev.preventDefault();
+    ev.target.value = "";
+    applyFilter();
+  }
+});
+
+function visibleRows() {
+  return [...$("#tenants").children].filter((li) => !li.hidden);
+}
+
+$("#tenants").addEventListener("keydown", (ev) => {
+  const li = ev.target.closest("li.tenant");
+  if (!li) return;
+  const menu = $(".row-menu", li);
+  if (!menu.hidden && menu.contains(ev.target)) return menuKey(ev, li);
+  if (ev.target !== li) return;
+  const shown = visibleRows();
+  const i = shown.indexOf(li);
+  const go = (j) => { ev.preventDefault(); const to = shown[Math.max(0, Math.min(shown.length - 1, j))]; if (to) to.focus(); };
+  switch (ev.key) {
+    case "ArrowDown": return go(i + 1);
+    case "ArrowUp":
+      if (i === 0) { ev.preventDefault(); return $("#filter").focus(); }
+      return go(i - 1);
+    case "Home": return go(0);
+    case "End": return go(shown.length - 1);
+    case "PageDown": return go(i + 10);
+    case "PageUp": return go(i - 10);
+    case "Enter": {
+      ev.preventDefault();
+      const t = rows.get(li.dataset.name)?.t;
+      if (t && !t.active) act("activate", t, null);
+      return;
+    }
+    case "Escape":
+      ev.preventDefault();
+      return $("#filter").focus();
+    case "ContextMenu":
+      ev.preventDefault();
+      return openMenu(li);
+    case "F10":
+      if (ev.shiftKey) { ev.preventDefault(); openMenu(li); }
+      return;
+  }
+});
+
+// "/" (or Ctrl+F) anywhere outside a text field goes to the filter.
+document.addEventListener("keydown", (ev) => {
+  if (document.querySelector("dialog[open]")) return;
+  const inField = ev.target.closest && ev.target.closest("input, select, textarea");
+  if ((ev.key === "/" && !inField) || (ev.key === "f" && (ev.ctrlKey || ev.metaKey))) {
+    ev.preventDefault();
+    $("#filter").focus();
+    $("#filter").select();
+  }
+});
+
+// ----- row menu -----------------------------------------------------------------------------
+
+let openRow = null;
+
+function menuItems(li) {
+  return [...$(".row-menu", li).children].filter((b) => !b.hidden && !b.disabled);
+}
+
+function openMenu(li) {
+  if (openRow && openRow !== li) closeMenu();
+  openRow = li;
+  $(".row-menu", li).hidden = false;
+  $(".menu-button", li).setAttribute("aria-expanded", "true");
+  const first = menuItems(li)[0];
+  if (first) first.focus();
+}
+
+function closeMenu(focusButton = false) {
+  const li = openRow;
+  if (!li) return;
+  openRow = null;
+  $(".row-menu", li).hidden = true;
+  const button = $(".menu-button", li);
+  button.setAttribute("aria-expanded", "false");
+  if (focusButton) button.focus();
+}
+
+function toggleMenu(li) {
+  if (openRow === li) closeMenu(true);
+  else openMenu(li);
+}
+
+function menuKey(ev, li) {
+  const items = menuItems(li);
+  const i = items.indexOf(ev.target);
+  const go = (j) => { ev.preventDefault(); items[(j + items.length) % items.length].focus(); };
+  switch (ev.key) {
+    case "ArrowDown": return go(i + 1);
+    case "ArrowUp": return go(i - 1);
+    case "Home": return go(0);
+    case "End": return go(items.length - 1);
+    case "Escape": ev.preventDefault(); return closeMenu(true);
+    case "Tab": return closeMenu();
+  }
+}
+
+// A click outside the row whose menu is open closes the menu.
+document.addEventListener("click", (ev) => {
+  if (openRow && !openRow.contains(ev.target)) closeMenu();
+});
 
 /** Runs a command from a row button; the button is disabled while it runs. */
 async function busy(button, job) {
@@ -179,11 +392,12 @@ function serverHost(server) {
   return `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
 }
 
-// Ticking expiry.
+// Ticking expiry (only text that changed is written: hundreds of rows tick).
 setInterval(() => {
   document.querySelectorAll(".expiry[data-expires]").forEach((el) => {
     const left = remaining(Date.parse(el.dataset.expires));
-    el.textContent = left ? `expires in ${left}` : "access token expired";
+    const text = left ? `expires in ${left}` : "access token expired";
+    if (el.textContent !== text) el.textContent = text;
   });
 }, 1000);
 

@@ -147,7 +147,7 @@ fn on_tray_menu<R: Runtime>(app: &AppHandle<R>, id: MenuId) {
             ))
         }),
         MenuId::SignIn => window::open(app, window::Opening::SignIn, on_window_process_exit),
-        MenuId::ShowWindow => show_main_window(app),
+        MenuId::ShowWindow | MenuId::More => show_main_window(app),
         MenuId::Quit => {
             window::close_all(app);
             app.exit(0)
@@ -161,7 +161,12 @@ fn start_desktop<R: Runtime>(app: &AppHandle<R>) {
     desktop::on_notification_click(app, show_main_window);
     let engine = app.state::<AppState>().engine.clone();
     let status = engine.status().unwrap_or_default();
-    match Tray::create(app, tray::model(&status, Utc::now()), on_tray_menu) {
+    let active: Vec<String> = status
+        .iter()
+        .filter(|t| t.active)
+        .map(|t| t.profile.name.clone())
+        .collect();
+    match Tray::create(app, tray::model(&status, &active, Utc::now()), on_tray_menu) {
         Ok(t) => {
             app.manage(t);
         }

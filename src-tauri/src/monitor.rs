@@ -4,7 +4,7 @@
 //! refresh scheduler; a tenant that turns "sign-in required" raises a desktop notification.
 
 use crate::state::AppState;
-use crate::tray::{self, Tray};
+use crate::tray::Tray;
 use chrono::Utc;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -74,7 +74,7 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, scheduler: Arc<Notify>, notify: 
                 }
                 needing = Some(requiring(&status));
                 if let Some(t) = app.try_state::<Tray<R>>() {
-                    if let Err(e) = t.show(tray::model(&status, Utc::now())) {
+                    if let Err(e) = t.update(&status, Utc::now()) {
                         tracing::warn!(error = %e, "cannot update the tray");
                     }
                 }

@@ -29,6 +29,8 @@ pub enum MenuId {
     CopyToken,
     SignIn,
     ShowWindow,
+    /// "More…" at the end of a shortened "Switch tenant": opens the window.
+    More,
     Quit,
 }
 
@@ -45,6 +47,7 @@ impl MenuId {
             MenuId::CopyToken => "copy-token".into(),
             MenuId::SignIn => "sign-in".into(),
             MenuId::ShowWindow => "show-window".into(),
+            MenuId::More => "more".into(),
             MenuId::Quit => "quit".into(),
         }
     }
@@ -61,6 +64,7 @@ impl MenuId {
             "copy-token" => MenuId::CopyToken,
             "sign-in" => MenuId::SignIn,
             "show-window" => MenuId::ShowWindow,
+            "more" => MenuId::More,
             "quit" => MenuId::Quit,
             _ => return None,
         })
@@ -164,8 +168,60 @@ fn item(id: MenuId, text: &str, enabled: bool) -> MenuEntry {
     }
 }
 
-/// The tray for a tenant list (as returned by `Engine::status`).
-pub fn model(tenants: &[TenantStatus], now: DateTime<Utc>) -> TrayModel {
+/// Up to this many tenants, "Switch tenant" lists every one, in the saved order.
+pub const SWITCH_ALL_UP_TO: usize = 8;
+/// With more tenants, "Switch tenant" lists this many: the active one and the most recently used,
+/// then "More…", which opens the window (its filter finds any tenant).
+pub const RECENT_SHOWN: usize = 5;
+/// How many tenants [`Recent`] remembers.
+const RECENT_KEPT: usize = 32;
+
+/// The tenants used lately, most recent first: every tenant this process saw active (switched
+/// to from the tray, the window or the CLI), since it started.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recent(Vec<String>);
+
+impl Recent {
+    /// `name` was used now.
+    pub fn touch(&mut self, name: &str) {
+        if self.0.first().map(String::as_str) == Some(name) {
+            return;
+        }
+        self.0.retain(|n| n != name);
+        self.0.insert(0, name.to_string());
+        self.0.truncate(RECENT_KEPT);
+    }
+
+    /// Most recent first.
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// The tenants "Switch tenant" lists: all of them when they are few, else the active one and the
+/// most recently used ([`RECENT_SHOWN`] in all); and whether some were left out.
+fn switch_list<'t>(tenants: &'t [TenantStatus], recent: &[String]) -> (Vec<&'t TenantStatus>, bool) {
+    if tenants.len() <= SWITCH_ALL_UP_TO {
+        return (tenants.iter().collect(), false);
+    }
+    let mut shown: Vec<&TenantStatus> = tenants.iter().filter(|t| t.active).collect();
+    for name in recent {
+        if shown.len() >= RECENT_SHOWN {
+            break;
+        }
+        if let Some(t) = tenants
+            .iter()
+            .find(|t| &t.profile.name == name && !t.active)
+        {
+            shown.push(t);
+        }
+    }
+    (shown, true)
+}
+
+/// The tray for a tenant list (as returned by `Engine::status`), with the tenants used lately
+/// (most recent first, see [`Recent`]).
+pub fn model(tenants: &[TenantStatus], recent: &[String], now: DateTime<Utc>) -> TrayModel {
     let active = tenants.iter().find(|t| t.active);
     let attention = tenants
         .iter()
@@ -192,7 +248,8 @@ pub fn model(tenants: &[TenantStatus], now: DateTime<Utc>) -> TrayModel {
     };
     let has_tokens =
         active.is_some_and(|t| matches!(t.state, TenantState::SignedIn | TenantState::Expired));
-    let switch_items: Vec<MenuEntry> = tenants
+    let (listed, more) = switch_list(tenants, recent);
+    let mut switch_items: Vec<MenuEntry> = listed
         .iter()
         .map(|t| MenuEntry::Check {
             id: MenuId::Switch(t.profile.name.clone()),
@@ -200,6 +257,14 @@ pub fn model(tenants: &[TenantStatus], now: DateTime<Utc>) -> TrayModel {
             checked: t.active,
         })
         .collect();
+    if more {
+        switch_items.push(MenuEntry::Separator);
+        switch_items.push(item(
+            MenuId::More,
+            &format!("More… (all {} tenants)", tenants.len()),
+            true,
+        ));
+    }
     let menu = vec![
         item(MenuId::Header, &header, false),
         MenuEntry::Separator,
@@ -281,6 +346,7 @@ fn icon(attention: bool) -> tauri::Result<Image<'static>> {
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     shown: Mutex<Option<TrayModel>>,
+    recent: Mutex<Recent>,
 }
 
 impl<R: Runtime> Tray<R> {
@@ -315,7 +381,21 @@ impl<R: Runtime> Tray<R> {
         Ok(Tray {
             icon,
             shown: Mutex::new(Some(initial)),
+            recent: Mutex::new(Recent::default()),
         })
+    }
+
+    /// Makes the tray show a tenant list (as returned by `Engine::status`); its active tenant
+    /// counts as used now ([`Recent`]).
+    pub fn update(&self, tenants: &[TenantStatus], now: DateTime<Utc>) -> tauri::Result<()> {
+        let recent = {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(t) = tenants.iter().find(|t| t.active) {
+                recent.touch(&t.profile.name);
+            }
+            recent.clone()
+        };
+        self.show(model(tenants, recent.names(), now))
     }
 
     /// Forgets what is shown, so the next [`Tray::show`] rebuilds everything.
@@ -392,6 +472,7 @@ mod tests {
             MenuId::CopyToken,
             MenuId::SignIn,
             MenuId::ShowWindow,
+            MenuId::More,
             MenuId::Quit,
         ] {
             assert_eq!(MenuId::parse(&id.as_id()), Some(id));
@@ -406,7 +487,7 @@ mod tests {
             tenant("a.example", false, TenantState::SignedOut, 0),
             tenant("b.example", true, TenantState::SignedIn, 42),
         ];
-        let m = model(&tenants, now());
+        let m = model(&tenants, &[], now());
         let Some(MenuEntry::Submenu { items, enabled, .. }) = find(&m.menu, &MenuId::SwitchMenu)
         else {
             panic!("no switch submenu: {m:?}")
@@ -473,7 +554,7 @@ mod tests {
             tenant("a.example", true, TenantState::SignedOut, 0),
             tenant("b.example", false, TenantState::SignInRequired, 0),
         ];
-        let m = model(&tenants, now());
+        let m = model(&tenants, &[], now());
         assert!(m.attention);
         assert!(
             m.tooltip.contains("1 tenant(s) need sign-in"),
@@ -499,7 +580,7 @@ mod tests {
             tenant(&long, true, TenantState::SignedIn, 42),
             tenant("b.example", false, TenantState::SignInRequired, 0),
         ];
-        let t = model(&tenants, now()).tooltip;
+        let t = model(&tenants, &[], now()).tooltip;
         assert!(t.encode_utf16().count() <= TOOLTIP_MAX_UTF16, "{t}");
         assert!(
             t.starts_with(&format!("VBM365 Auth\n{}", "a".repeat(20))),
@@ -510,6 +591,7 @@ mod tests {
         // A short name stays whole; text that cannot fit even without the name is cut.
         let t = model(
             &[tenant("a.example", true, TenantState::SignedIn, 42)],
+            &[],
             now(),
         )
         .tooltip;
@@ -520,9 +602,75 @@ mod tests {
         assert_eq!(cut, "🔑".repeat(TOOLTIP_MAX_UTF16 / 2));
     }
 
+    /// The labels of "Switch tenant" ("---" for a separator).
+    fn switch_labels(m: &TrayModel) -> Vec<String> {
+        let Some(MenuEntry::Submenu { items, .. }) = find(&m.menu, &MenuId::SwitchMenu) else {
+            panic!("no switch submenu: {m:?}")
+        };
+        items
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } => text.clone(),
+                MenuEntry::Separator => "---".into(),
+                MenuEntry::Submenu { text, .. } => text.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_tenants_switch_list_shows_the_active_and_the_recent_ones_then_more() {
+        let names: Vec<String> = (0..500).map(|i| format!("t{i:03}.example")).collect();
+        let tenants: Vec<TenantStatus> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| tenant(n, i == 7, TenantState::SignedOut, 0))
+            .collect();
+        // Used lately, most recent first: the active one, two others, one that was removed since.
+        let mut recent = Recent::default();
+        for n in ["t100.example", "gone.example", "t042.example", "t007.example"] {
+            recent.touch(n);
+        }
+        recent.touch("t042.example"); // used again: moves to the front, once
+        assert_eq!(
+            recent.names(),
+            ["t042.example", "t007.example", "gone.example", "t100.example"]
+        );
+        let m = model(&tenants, recent.names(), now());
+        assert_eq!(
+            switch_labels(&m),
+            [
+                "t007.example",
+                "t042.example",
+                "t100.example",
+                "---",
+                "More… (all 500 tenants)"
+            ]
+        );
+        assert!(matches!(
+            find(&m.menu, &MenuId::More),
+            Some(MenuEntry::Item { enabled: true, .. })
+        ));
+        // At most RECENT_SHOWN tenants before "More…".
+        let mut busy = Recent::default();
+        for n in names.iter().take(40) {
+            busy.touch(n);
+        }
+        let labels = switch_labels(&model(&tenants, busy.names(), now()));
+        assert_eq!(labels.len(), RECENT_SHOWN + 2, "{labels:?}");
+        assert_eq!(labels[0], "t007.example", "the active one first");
+        assert_eq!(labels[1], "t039.example", "then the most recent");
+        assert_eq!(busy.names().len(), RECENT_KEPT);
+        // Few tenants: all of them, in the saved order, and no "More…".
+        let few = &tenants[..SWITCH_ALL_UP_TO];
+        assert_eq!(
+            switch_labels(&model(few, busy.names(), now())),
+            names[..SWITCH_ALL_UP_TO].to_vec()
+        );
+    }
+
     #[test]
     fn empty_state_has_a_disabled_switch_menu() {
-        let m = model(&[], now());
+        let m = model(&[], &[], now());
         assert!(m.tooltip.contains("no tenant saved"));
         assert!(matches!(
             find(&m.menu, &MenuId::SwitchMenu),

@@ -139,12 +139,39 @@ pub async fn wait_text(c: &Client, css: &str, want: &str, within_secs: u64) -> S
     }
 }
 
-/// Clicks the first element matching `css`. The window re-renders its list on every state change,
-/// so an element found a moment ago can be gone when the click arrives: then it is found again
-/// (for up to 5 s) instead of failing on a node that was replaced.
+/// Opens the row menu holding the first element matching `css`, if that element is a row menu's
+/// item and the menu is closed (as a user clicks the row's "More actions" button first).
+async fn open_row_menu_for(c: &Client, css: &str) {
+    let script = r#"
+        const e = document.querySelector(arguments[0]);
+        const menu = e && e.closest(".row-menu");
+        if (menu && menu.hidden) menu.closest("li.tenant").querySelector(".menu-button").click();
+    "#;
+    let _ = c.execute(script, vec![json!(css)]).await;
+}
+
+/// Whether the row action `act` of tenant `name` is offered: its button in the row or in the
+/// row's menu is not hidden (menu items show once the menu is open).
+pub async fn offered(c: &Client, name: &str, act: &str) -> bool {
+    let script = r#"
+        const b = document.querySelector(arguments[0]);
+        return !!b && !b.hidden;
+    "#;
+    c.execute(script, vec![json!(row_button(name, act))])
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// Clicks the first element matching `css`; a row action in the row's menu is reached through
+/// the menu, as a user does. The window re-renders a row when its tenant changes, so an element
+/// found a moment ago can be gone when the click arrives: then it is found again (for up to 5 s)
+/// instead of failing on a node that was replaced.
 pub async fn click(c: &Client, css: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
+        open_row_menu_for(c, css).await;
         let e = c
             .find(Locator::Css(css))
             .await

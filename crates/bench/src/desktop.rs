@@ -38,10 +38,11 @@ use vbm365_testkit::procs::{descendants, name as comm, parent, rss_kib};
 use vbm365_testkit::tray::TrayMenu;
 use vbm365_testkit::x11::Display;
 
-/// Ports of tauri-driver and WebKitWebDriver: not the default 4444, so that the benchmark can run
-/// beside the end-to-end tests.
+/// Port of tauri-driver (WebKitWebDriver's is the next one): not the default 4444, so that the
+/// benchmark can run beside the end-to-end tests. A second driver, for a second config dir, takes
+/// the two after.
 const DRIVER_PORT: u16 = 4454;
-const NATIVE_PORT: u16 = 4455;
+const SECOND_DRIVER_PORT: u16 = 4456;
 const START_RUNS: usize = 15;
 const SHOW_RUNS: usize = 10;
 const MEMORY_RUNS: usize = 3;
@@ -147,6 +148,20 @@ pub fn rows(emu: &Emulators, rt: &tokio::runtime::Runtime) -> Vec<Row> {
             format!("tray \"Show window\" to tenant list painted (median of {SHOW_RUNS})"),
             || show_window(&app, &floor, &cpu),
         ));
+        // A service provider's list: 500 signed-in tenants.
+        let many = rt.block_on(crate::fixture(emu, MANY));
+        let many_env: Vec<(&str, &Path)> = vec![("VBM365_AUTH_CONFIG_DIR", many.dir.path())];
+        rows.push(or_failed(
+            format!("app cold start, {MANY} vs 3 tenants (median of {START_RUNS})"),
+            || many_cold_start(&app, &env, &many_env),
+        ));
+        rows.push(or_failed(
+            format!(
+                "{MANY} tenants: filter keystroke to repaint ({} keys)",
+                2 * FILTER_TYPED.len() * FILTER_ROUNDS
+            ),
+            || filter_keystrokes(&app, &many_env),
+        ));
     }
     if crate::wanted("memory") {
         rows.extend(idle_memory(&app, &floor, &env));
@@ -183,7 +198,7 @@ fn cold_start(
     env: &[(&str, &Path)],
     floor_name: &str,
 ) -> Result<Row, String> {
-    let driver = Driver::start(env);
+    let driver = Driver::start(env)?;
     // One warm-up launch each (page cache), then alternate.
     time_to_painted(&driver, app, APP_PAINTED)?;
     time_to_painted(&driver, floor, FLOOR_PAINTED)?;
@@ -232,7 +247,7 @@ fn cold_start(
 /// "Show window" in the tray of the app started `--hidden`, to its tenant list painted, against
 /// the empty window's cold start (both painting on the CPU), alternated.
 fn show_window(app: &Path, floor: &Path, env: &[(&str, &Path)]) -> Result<Row, String> {
-    let driver = Driver::start(env);
+    let driver = Driver::start(env)?;
     // One warm-up each, then alternate.
     retried("Show window", || show_window_once(&driver, app))?;
     time_to_painted(&driver, floor, FLOOR_PAINTED)?;
@@ -330,6 +345,127 @@ fn show_window_once(driver: &Driver, app: &Path) -> Result<(Duration, Duration),
             Ok(Duration::from_secs_f64(((at - t0) / 1000.0).max(0.0)))
         };
         Ok((since("at")?, since("origin")?))
+    })
+}
+
+/// The tenants of the service provider's list.
+const MANY: usize = 500;
+/// What is typed into the filter, then deleted again key by key: it narrows the 500 rows down to
+/// 11 (`bench49`, `bench490`…`bench499`).
+const FILTER_TYPED: &str = "bench49";
+const FILTER_ROUNDS: usize = 2;
+/// Goal for a filter keystroke to the repaint (issue 12).
+const FILTER_GOAL: Duration = Duration::from_millis(50);
+
+/// Cold start to the tenant list painted with [`MANY`] tenants against 3, launches alternated
+/// (one driver per config dir).
+fn many_cold_start(
+    app: &Path,
+    few: &[(&str, &Path)],
+    many: &[(&str, &Path)],
+) -> Result<Row, String> {
+    let d_few = Driver::start(few)?;
+    let d_many = Driver::start_on(many, SECOND_DRIVER_PORT)?;
+    time_to_painted(&d_many, app, APP_PAINTED)?;
+    time_to_painted(&d_few, app, APP_PAINTED)?;
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..START_RUNS {
+        ours.push(time_to_painted(&d_many, app, APP_PAINTED)?.painted);
+        base.push(time_to_painted(&d_few, app, APP_PAINTED)?.painted);
+    }
+    eprintln!(
+        "bench: cold start (ms) {MANY} tenants {:?}, 3 tenants {:?}",
+        ms_list(&ours),
+        ms_list(&base)
+    );
+    let (m_ours, m_base) = (median(&mut ours), median(&mut base));
+    let ratio = m_ours.as_secs_f64() / m_base.as_secs_f64();
+    Ok(Row {
+        what: format!("app cold start, {MANY} vs 3 tenants (median of {START_RUNS})"),
+        figure: format!(
+            "{} vs {} = {ratio:.2}x",
+            crate::ms(m_ours),
+            crate::ms(m_base)
+        ),
+        target: "<= 1.5x".into(),
+        verdict: if ratio <= 1.5 { "met" } else { "MISSED" },
+    })
+}
+
+/// Installs a `keydown` listener on the filter box that records, for each key, the time from the
+/// key event to two animation frames later (the frame showing the filtered list has been drawn).
+const FILTER_PROBE: &str = r##"
+window.__keys = [];
+document.querySelector("#filter").addEventListener("keydown", (e) => {
+  const t0 = e.timeStamp;
+  requestAnimationFrame(() => requestAnimationFrame(() => window.__keys.push(performance.now() - t0)));
+});
+"##;
+
+/// Resolves with the recorded key times once there are `arguments[0]` of them.
+const FILTER_WAIT: &str = r#"
+const [n, done] = [arguments[0], arguments[arguments.length - 1]];
+(function check() {
+  if (window.__keys.length >= n) done(window.__keys.slice(0, n));
+  else setTimeout(check, 10);
+})();
+"#;
+
+/// Types [`FILTER_TYPED`] into the filter of the app with [`MANY`] tenants and deletes it again,
+/// key by key, [`FILTER_ROUNDS`] times: each key's time to the repaint.
+fn filter_keystrokes(app: &Path, env: &[(&str, &Path)]) -> Result<Row, String> {
+    let driver = Driver::start(env)?;
+    let s = driver.session(app)?;
+    s.execute_async(
+        WAIT_MARK,
+        json!([APP_PAINTED.0, APP_PAINTED.1, APP_PAINTED.2]),
+    )?;
+    s.execute(FILTER_PROBE, json!([]))?;
+    let filter = s.find("#filter")?;
+    let mut n = 0;
+    for _ in 0..FILTER_ROUNDS {
+        let keys = FILTER_TYPED
+            .chars()
+            .map(String::from)
+            .chain((0..FILTER_TYPED.len()).map(|_| "\u{e003}".to_string())); // Backspace
+        for k in keys {
+            s.send_keys(&filter, &k)?;
+            n += 1;
+            // One key at a time: the next one goes after this one's repaint.
+            s.execute_async(FILTER_WAIT, json!([n]))?;
+        }
+    }
+    let shown = s.execute(
+        "return [...document.querySelectorAll('li.tenant')].filter((li) => !li.hidden).length",
+        json!([]),
+    )?;
+    if shown != json!(MANY) {
+        return Err(format!(
+            "after deleting the filter, {shown} rows show, not {MANY}"
+        ));
+    }
+    let v = s.execute_async(FILTER_WAIT, json!([n]))?;
+    let mut times: Vec<Duration> = v
+        .as_array()
+        .ok_or_else(|| format!("no key times in {v}"))?
+        .iter()
+        .filter_map(Value::as_f64)
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .collect();
+    eprintln!(
+        "bench: filter keystroke to repaint (ms) {:?}",
+        ms_list(&times)
+    );
+    let worst = *times.iter().max().ok_or("no key times")?;
+    let med = median(&mut times);
+    Ok(Row {
+        what: format!(
+            "{MANY} tenants: filter keystroke to repaint ({} keys)",
+            times.len()
+        ),
+        figure: format!("median {}, max {}", crate::ms(med), crate::ms(worst)),
+        target: format!("<= {} ms", FILTER_GOAL.as_millis()),
+        verdict: if med <= FILTER_GOAL { "met" } else { "MISSED" },
     })
 }
 
@@ -445,7 +581,7 @@ fn sign_in(app: &Path, emu: &Emulators) -> Result<Row, String> {
     let interval = emu.options().device_code_interval.unwrap_or(5);
     let fx = crate::signed_out_fixture(emu, SIGN_IN_RUNS);
     let env: Vec<(&str, &Path)> = vec![("VBM365_AUTH_CONFIG_DIR", fx.path())];
-    let driver = Driver::start(&env);
+    let driver = Driver::start(&env)?;
     let mut lat = sign_in_latencies(&driver, app, emu)?;
     drop(driver);
     eprintln!("bench: approval to signed-in shown {:?}", ms_list(&lat));
@@ -668,14 +804,20 @@ fn tauri_driver() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
-/// `tauri-driver` on [`DRIVER_PORT`] (in front of WebKitWebDriver), with `env` passed to the apps.
-struct Driver(Child);
+/// `tauri-driver` (in front of WebKitWebDriver) on its port, with `env` passed to the apps.
+struct Driver(Child, u16);
 
 impl Driver {
-    fn start(env: &[(&str, &Path)]) -> Driver {
+    /// tauri-driver on [`DRIVER_PORT`].
+    fn start(env: &[(&str, &Path)]) -> Result<Driver, String> {
+        Driver::start_on(env, DRIVER_PORT)
+    }
+
+    /// tauri-driver on `port`, WebKitWebDriver on the next one.
+    fn start_on(env: &[(&str, &Path)], port: u16) -> Result<Driver, String> {
         let mut cmd = Command::new(tauri_driver());
-        cmd.args(["--port", &DRIVER_PORT.to_string()])
-            .args(["--native-port", &NATIVE_PORT.to_string()])
+        cmd.args(["--port", &port.to_string()])
+            .args(["--native-port", &(port + 1).to_string()])
             .stdout(Stdio::null())
             .stderr(if verbose() {
                 Stdio::inherit()
@@ -687,13 +829,16 @@ impl Driver {
         }
         let child = cmd
             .spawn()
-            .expect("start tauri-driver (scripts/setup installs it)");
+            .map_err(|e| format!("cannot start tauri-driver (scripts/setup installs it): {e}"))?;
+        let driver = Driver(child, port);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", DRIVER_PORT)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("tauri-driver did not listen on port {port}"));
+            }
             sleep(Duration::from_millis(50));
         }
-        Driver(child)
+        Ok(driver)
     }
 
     /// A session with `binary`, tried up to [`SESSION_ATTEMPTS`] times.
@@ -707,7 +852,7 @@ impl Driver {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "tauri:options": {"application": binary, "args": args}
         }}});
-        let reply = http("POST", "/session", Some(&caps));
+        let reply = http(self.1, "POST", "/session", Some(&caps));
         match reply.as_ref().map(|v| v["value"]["sessionId"].as_str()) {
             Ok(Some(id)) => Ok(Session {
                 driver: self,
@@ -766,6 +911,38 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// The WebDriver id of the first element matching `css`.
+    fn find(&self, css: &str) -> Result<String, String> {
+        let body = json!({"using": "css selector", "value": css});
+        let v = http(
+            self.driver.1,
+            "POST",
+            &format!("/session/{}/element", self.id),
+            Some(&body),
+        )?;
+        v["value"]
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no element {css}: {v}"))
+    }
+
+    /// Types `text` into the element `id` (WebDriver key codes for special keys).
+    fn send_keys(&self, id: &str, text: &str) -> Result<(), String> {
+        let body = json!({"text": text});
+        let v = http(
+            self.driver.1,
+            "POST",
+            &format!("/session/{}/element/{id}/value", self.id),
+            Some(&body),
+        )?;
+        if v["value"]["error"].is_string() {
+            return Err(format!("WebDriver send keys: {v}"));
+        }
+        Ok(())
+    }
+
     fn execute_async(&self, script: &str, args: Value) -> Result<Value, String> {
         self.cmd("execute/async", script, args)
     }
@@ -776,7 +953,12 @@ impl Session<'_> {
 
     fn cmd(&self, what: &str, script: &str, args: Value) -> Result<Value, String> {
         let body = json!({"script": script, "args": args});
-        let v = http("POST", &format!("/session/{}/{what}", self.id), Some(&body))?;
+        let v = http(
+            self.driver.1,
+            "POST",
+            &format!("/session/{}/{what}", self.id),
+            Some(&body),
+        )?;
         if v["value"]["error"].is_string() || v.is_null() {
             return Err(format!("WebDriver {what}: {v}"));
         }
@@ -786,7 +968,12 @@ impl Session<'_> {
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
-        let _ = http("DELETE", &format!("/session/{}", self.id), None);
+        let _ = http(
+            self.driver.1,
+            "DELETE",
+            &format!("/session/{}", self.id),
+            None,
+        );
         self.driver.stop_apps();
     }
 }
@@ -794,13 +981,13 @@ impl Drop for Session<'_> {
 /// One HTTP/1.0 exchange with tauri-driver (HTTP/1.0: the body ends when the connection closes).
 /// `Null` when the reply is not JSON (what tauri-driver answers when it could not reach
 /// WebKitWebDriver, say).
-fn http(method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut s = TcpStream::connect(("127.0.0.1", DRIVER_PORT))
+    let mut s = TcpStream::connect(("127.0.0.1", port))
         .map_err(|e| format!("connect to tauri-driver: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(60))).ok();
     let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{DRIVER_PORT}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes())
