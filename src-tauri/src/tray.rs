@@ -200,7 +200,10 @@ impl Recent {
 
 /// The tenants "Switch tenant" lists: all of them when they are few, else the active one and the
 /// most recently used ([`RECENT_SHOWN`] in all); and whether some were left out.
-fn switch_list<'t>(tenants: &'t [TenantStatus], recent: &[String]) -> (Vec<&'t TenantStatus>, bool) {
+fn switch_list<'t>(
+    tenants: &'t [TenantStatus],
+    recent: &[String],
+) -> (Vec<&'t TenantStatus>, bool) {
     if tenants.len() <= SWITCH_ALL_UP_TO {
         return (tenants.iter().collect(), false);
     }
@@ -627,13 +630,23 @@ mod tests {
             .collect();
         // Used lately, most recent first: the active one, two others, one that was removed since.
         let mut recent = Recent::default();
-        for n in ["t100.example", "gone.example", "t042.example", "t007.example"] {
+        for n in [
+            "t100.example",
+            "gone.example",
+            "t042.example",
+            "t007.example",
+        ] {
             recent.touch(n);
         }
         recent.touch("t042.example"); // used again: moves to the front, once
         assert_eq!(
             recent.names(),
-            ["t042.example", "t007.example", "gone.example", "t100.example"]
+            [
+                "t042.example",
+                "t007.example",
+                "gone.example",
+                "t100.example"
+            ]
         );
         let m = model(&tenants, recent.names(), now());
         assert_eq!(
