@@ -17,7 +17,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Lowercase hex SHA-256 of a DER certificate.
 pub fn fingerprint(der: &[u8]) -> String {
@@ -153,12 +153,47 @@ fn split_host_port(host_port: &str) -> (String, u16) {
     )
 }
 
+/// The system roots plus the extra CAs, and the WebPKI verifier over them: loaded when a
+/// connection first needs them, because reading the system's CA store (a few hundred certificates
+/// in PEM) is the largest part of a short CLI run, and a pinned host never needs it.
+#[derive(Debug)]
+struct SystemTrust {
+    extra_ca_pem: Vec<Vec<u8>>,
+    loaded: OnceLock<(Arc<RootCertStore>, Option<Arc<WebPkiServerVerifier>>)>,
+}
+
+impl SystemTrust {
+    fn get(
+        &self,
+        provider: &Arc<CryptoProvider>,
+    ) -> &(Arc<RootCertStore>, Option<Arc<WebPkiServerVerifier>>) {
+        self.loaded.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                let _ = roots.add(cert);
+            }
+            for pem in &self.extra_ca_pem {
+                for cert in certificates_in(pem) {
+                    let _ = roots.add(cert);
+                }
+            }
+            let roots = Arc::new(roots);
+            // With no roots at all (a bare container) only pinned hosts can be reached.
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                    .build()
+                    .ok();
+            (roots, webpki)
+        })
+    }
+}
+
 /// The verifier of every TLS connection the product makes.
 #[derive(Debug, Clone)]
 pub struct PinningVerifier {
     pins: Arc<Pins>,
-    roots: Arc<RootCertStore>,
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+    system: Arc<SystemTrust>,
     provider: Arc<CryptoProvider>,
     /// The port of the connections this verifier checks (pins are per `host:port`).
     port: u16,
@@ -167,27 +202,13 @@ pub struct PinningVerifier {
 impl PinningVerifier {
     /// `extra_ca_pem`: PEM bundles trusted for every host in addition to the system roots.
     pub fn new(pins: Arc<Pins>, extra_ca_pem: &[Vec<u8>]) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            let _ = roots.add(cert);
-        }
-        for pem in extra_ca_pem {
-            for cert in certificates_in(pem) {
-                let _ = roots.add(cert);
-            }
-        }
-        let roots = Arc::new(roots);
-        // With no roots at all (a bare container) only pinned hosts can be reached.
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-            .build()
-            .ok();
         PinningVerifier {
             pins,
-            roots,
-            webpki,
-            provider,
+            system: Arc::new(SystemTrust {
+                extra_ca_pem: extra_ca_pem.to_vec(),
+                loaded: OnceLock::new(),
+            }),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
             port: 443,
         }
     }
@@ -215,7 +236,7 @@ impl PinningVerifier {
         &self,
         cas: &[CertificateDer<'static>],
     ) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
-        let mut roots = (*self.roots).clone();
+        let mut roots = (*self.system.get(&self.provider).0).clone();
         for ca in cas {
             roots.add(ca.clone()).map_err(|e| {
                 rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
@@ -246,7 +267,7 @@ impl PinningVerifier {
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
     ) -> Result<(), rustls::Error> {
-        match &self.webpki {
+        match &self.system.get(&self.provider).1 {
             Some(v) => v
                 .verify_server_cert(end_entity, intermediates, server_name, &[], UnixTime::now())
                 .map(|_| ()),
@@ -289,7 +310,7 @@ impl ServerCertVerifier for PinningVerifier {
                 now,
             );
         }
-        match &self.webpki {
+        match &self.system.get(&self.provider).1 {
             Some(v) => {
                 v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             }
