@@ -26,10 +26,12 @@ ManifestDPIAware true
 !endif
 
 !define PRODUCT "VBM365 Auth"
-; The value name the app's autostart setting (tauri-plugin-autostart) uses: its product name.
+; The value the app's own "Start at login" setting writes and removes (crates/core/src/autostart.rs,
+; whose tests check these names): the product name under Run, and Task Manager's switch of it.
 !define RUN_VALUE "VBM365 Auth"
 !define UNINSTALL_KEY "Software\Microsoft\Windows\CurrentVersion\Uninstall\vbm365-auth"
 !define RUN_KEY "Software\Microsoft\Windows\CurrentVersion\Run"
+!define APPROVED_KEY "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
 
 Name "${PRODUCT}"
 OutFile "${OUTFILE}"
@@ -110,6 +112,8 @@ SectionEnd
 
 Section /o "Start with Windows (in the tray)" SecAutostart
   WriteRegStr HKCU "${RUN_KEY}" "${RUN_VALUE}" '"$INSTDIR\vbm365-auth-app.exe" --hidden'
+  ; A switch left "off" in Task Manager by an earlier install would keep it from running.
+  DeleteRegValue HKCU "${APPROVED_KEY}" "${RUN_VALUE}"
 SectionEnd
 
 Section "Add vbm365-auth to PATH" SecPath
@@ -148,7 +152,7 @@ Section "Uninstall"
   ${If} $4 == $2
   ${OrIf} $5 == $2
     DeleteRegValue HKCU "${RUN_KEY}" "${RUN_VALUE}"
-    DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run" "${RUN_VALUE}"
+    DeleteRegValue HKCU "${APPROVED_KEY}" "${RUN_VALUE}"
   ${EndIf}
 
   Delete "$SMPROGRAMS\${PRODUCT}.lnk"

@@ -224,7 +224,10 @@ pub fn set_settings<R: Runtime>(
     state: State<'_, AppState>,
     settings: DesktopSettings,
 ) -> UiResult<Snapshot> {
-    let before = state.engine.config()?.settings.start_at_login;
+    let before = match desktop::system_autostart() {
+        Some(on) => on,
+        None => state.engine.config()?.settings.start_at_login,
+    };
     if before != settings.start_at_login {
         desktop::set_autostart(&app, settings.start_at_login)?;
     }

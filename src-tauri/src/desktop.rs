@@ -1,10 +1,11 @@
-//! Thin, guarded access to the desktop plugins (clipboard, notifications, autostart). Each helper
-//! works when its plugin is missing (tests on the mock runtime) and reports that as an error
-//! instead of panicking.
+//! Thin, guarded access to the desktop plugins (clipboard, notifications, autostart; on Windows
+//! start at login is the core's [`vbm365_auth_core::autostart`] instead). Each helper works when
+//! its plugin is missing (tests on the mock runtime) and reports that as an error instead of
+//! panicking.
 
 use crate::error::{UiError, UiResult};
 use tauri::{AppHandle, Manager, Runtime};
-use vbm365_auth_core::contract::app_code;
+use vbm365_auth_core::contract::{app_code, Snapshot};
 
 /// Copies text to the system clipboard. In the window process the tray process copies it, so
 /// that it stays on the clipboard after the window is closed ([`crate::window::TrayLink`]).
@@ -56,7 +57,10 @@ pub fn on_notification_click<R: Runtime>(
     });
 }
 
-/// Turns start-at-login on or off.
+/// Turns start-at-login on or off. On Windows the app writes its own Run entry
+/// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name);
+/// elsewhere the autostart plugin does it.
+#[cfg(not(windows))]
 pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
     let Some(m) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() else {
         return Err(UiError::new(
@@ -71,4 +75,50 @@ pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
             format!("cannot change start at login: {e}"),
         )
     })
+}
+
+/// Turns start-at-login on or off. On Windows the app writes its own Run entry
+/// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name);
+/// elsewhere the autostart plugin does it.
+#[cfg(windows)]
+pub fn set_autostart<R: Runtime>(_app: &AppHandle<R>, on: bool) -> UiResult<()> {
+    use vbm365_auth_core::autostart::{command_line, RunEntry};
+    let entry = RunEntry::app();
+    let r = if on {
+        std::env::current_exe().and_then(|exe| {
+            let exe = exe.to_str().ok_or_else(|| {
+                std::io::Error::other(format!("the program's path {exe:?} is not Unicode"))
+            })?;
+            command_line(exe, &[crate::HIDDEN_ARG]).and_then(|line| entry.enable(&line))
+        })
+    } else {
+        entry.disable()
+    };
+    r.map_err(|e| {
+        UiError::new(
+            app_code::AUTOSTART,
+            format!("cannot change start at login: {e}"),
+        )
+    })
+}
+
+/// Whether start at login is on as the system has it, where the app keeps the entry itself
+/// (Windows: its Run entry, and not switched off in Task Manager); `None` elsewhere, where the
+/// saved setting is what the window shows.
+pub fn system_autostart() -> Option<bool> {
+    #[cfg(windows)]
+    match vbm365_auth_core::autostart::RunEntry::app().is_enabled() {
+        Ok(on) => return Some(on),
+        Err(e) => tracing::warn!(error = %e, "cannot read the start-at-login entry"),
+    }
+    None
+}
+
+/// Makes a snapshot's start-at-login setting say what the system does ([`system_autostart`]): the
+/// installer may have written the entry, and Task Manager may have switched it off.
+pub fn with_system_autostart(mut snap: Snapshot) -> Snapshot {
+    if let Some(on) = system_autostart() {
+        snap.settings.start_at_login = on;
+    }
+    snap
 }

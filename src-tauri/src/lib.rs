@@ -65,19 +65,34 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, engine: Arc<Engine>) -> tau
         ])
 }
 
-/// Registers the desktop plugins the app drives from Rust: clipboard, notifications, autostart.
+/// Registers the desktop plugins the app drives from Rust: clipboard, notifications, autostart
+/// (not on Windows).
 /// None of their commands is reachable from the web UI, because the capability in
 /// `capabilities/` grants none of their permissions; the IPC tests register them on the mock
 /// builder too, so that it is the capability that refuses. (Single instance is added by [`run`]
 /// only: it owns a name on the session bus.)
 pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    with_autostart(
+        builder
+            .plugin(tauri_plugin_clipboard_manager::init())
+            .plugin(tauri_plugin_notification::init()),
+    )
+}
+
+/// The autostart plugin, except on Windows, where the app keeps its Run entry itself
+/// (`desktop::set_autostart`): the plugin's leaves the program's path unquoted, which a path with
+/// spaces breaks.
+#[cfg(not(windows))]
+fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.plugin(tauri_plugin_autostart::init(
+        tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+        Some(vec![HIDDEN_ARG]),
+    ))
+}
+
+#[cfg(windows)]
+fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
-        .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            Some(vec![HIDDEN_ARG]),
-        ))
 }
 
 /// Whether a command line (without the program name) asks for the tray only.

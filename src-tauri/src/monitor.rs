@@ -44,6 +44,7 @@ async fn read(engine: Arc<Engine>) -> Result<(Vec<TenantStatus>, Snapshot), Stri
     let job = tokio::task::spawn_blocking(move || {
         let status = engine.status().map_err(|e| e.to_string())?;
         let snap = Snapshot::of(&engine, &status).map_err(|e| e.to_string())?;
+        let snap = crate::desktop::with_system_autostart(snap);
         Ok((status, snap))
     });
     job.await.map_err(|e| e.to_string())?

@@ -37,9 +37,12 @@ impl AppState {
         self.changed.notify_one();
     }
 
-    /// The current snapshot of tenants and settings.
+    /// The current snapshot of tenants and settings (start at login as the system has it, where
+    /// the app can read that: [`crate::desktop::with_system_autostart`]).
     pub fn snapshot(&self) -> UiResult<Snapshot> {
-        Ok(Snapshot::read(&self.engine)?)
+        Ok(crate::desktop::with_system_autostart(Snapshot::read(
+            &self.engine,
+        )?))
     }
 }
 

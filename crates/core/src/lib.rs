@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod authcode;
+pub mod autostart;
 pub mod browser;
 pub mod config;
 pub mod contract;
