@@ -182,10 +182,28 @@ async fn closing_the_window_ends_its_webkit_processes_and_show_window_brings_it_
     );
     assert_no_webkit(pid, "after a refresh from the tray");
 
-    // "Show window" over D-Bus: a new window process, on screen.
-    tray.click(tray.menu().item("Show window").id);
+    // "Show window" over D-Bus, twice in a row as a double click on the Windows tray icon asks
+    // (tray::icon_click): one new window process, on screen.
+    let show = tray.menu().item("Show window").id;
+    tray.click(show);
+    tray.click(show);
     let second = wait_window_shown(&mut app, Duration::from_secs(30));
     assert_ne!(first, second, "a new window process");
+    std::thread::sleep(Duration::from_secs(2));
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).expect("the app's executable");
+    let window_processes: Vec<u32> = procs::descendants(pid)
+        .into_iter()
+        .filter(|&p| {
+            procs::parent(p) == Some(pid)
+                && std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe)
+        })
+        .collect();
+    assert_eq!(
+        window_processes,
+        [second],
+        "one window process for two clicks"
+    );
+    assert_eq!(visible_windows(pid).len(), 1, "one window on screen");
     wait_webkit(pid);
     close_window(&mut app, Duration::from_secs(30));
     wait_for("no WebKit process left", Duration::from_secs(10), || {

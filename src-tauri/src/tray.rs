@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Mutex;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Runtime};
 use vbm365_auth_core::{TenantState, TenantStatus};
 
@@ -345,6 +345,32 @@ fn icon(attention: bool) -> tauri::Result<Image<'static>> {
     })
 }
 
+/// What a click on the tray icon itself does ([`icon_click`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IconClick {
+    /// Show the window, as "Show window" does.
+    ShowWindow,
+}
+
+/// What the app does for an event of the tray icon itself (not of its menu). Windows and macOS
+/// report clicks: a left click shows the window (on its release, as Windows' own tray icons do),
+/// and a right click opens the menu, which the tray does by itself (`show_menu_on_left_click`
+/// off leaves it to the right button). Everything else does nothing, the double click included:
+/// Windows reports one as press, release, double click, release, so the window was asked to show
+/// on the first release already, and the second release finds that window process and only brings
+/// its window forward ([`crate::window::open`] starts at most one). Linux's AppIndicator reports
+/// no click at all and opens the menu on any click.
+pub fn icon_click(ev: &TrayIconEvent) -> Option<IconClick> {
+    match ev {
+        TrayIconEvent::Click {
+            button: MouseButton::Left,
+            button_state: MouseButtonState::Up,
+            ..
+        } => Some(IconClick::ShowWindow),
+        _ => None,
+    }
+}
+
 /// The real tray icon and the model it currently shows.
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
@@ -371,12 +397,7 @@ impl<R: Runtime> Tray<R> {
                 }
             })
             .on_tray_icon_event(|tray, ev| {
-                if let tauri::tray::TrayIconEvent::Click {
-                    button: tauri::tray::MouseButton::Left,
-                    button_state: tauri::tray::MouseButtonState::Up,
-                    ..
-                } = ev
-                {
+                if let Some(IconClick::ShowWindow) = icon_click(&ev) {
                     crate::show_main_window(tray.app_handle());
                 }
             })
@@ -707,5 +728,70 @@ mod tests {
             Some("1 h 5 min")
         );
         assert_eq!(remaining(n - chrono::Duration::seconds(1), n), None);
+    }
+
+    fn click(button: MouseButton, button_state: MouseButtonState) -> TrayIconEvent {
+        TrayIconEvent::Click {
+            id: TRAY_ID.into(),
+            position: tauri::PhysicalPosition::new(10.0, 10.0),
+            rect: tauri::Rect::default(),
+            button,
+            button_state,
+        }
+    }
+
+    #[test]
+    fn a_left_click_on_the_icon_shows_the_window_and_the_right_button_is_the_menus() {
+        use MouseButton::{Left, Middle, Right};
+        use MouseButtonState::{Down, Up};
+        assert_eq!(icon_click(&click(Left, Up)), Some(IconClick::ShowWindow));
+        for (button, state) in [(Left, Down), (Right, Down), (Right, Up), (Middle, Up)] {
+            assert_eq!(
+                icon_click(&click(button, state)),
+                None,
+                "{button:?} {state:?}"
+            );
+        }
+        let at = || (TRAY_ID.into(), tauri::PhysicalPosition::new(10.0, 10.0));
+        let (id, position) = at();
+        let hover = [
+            TrayIconEvent::Enter {
+                id,
+                position,
+                rect: tauri::Rect::default(),
+            },
+            TrayIconEvent::Move {
+                id: at().0,
+                position,
+                rect: tauri::Rect::default(),
+            },
+            TrayIconEvent::Leave {
+                id: at().0,
+                position,
+                rect: tauri::Rect::default(),
+            },
+        ];
+        for ev in &hover {
+            assert_eq!(icon_click(ev), None, "{ev:?}");
+        }
+    }
+
+    #[test]
+    fn a_double_click_asks_for_the_window_once_per_release_and_not_for_the_double_click() {
+        // What Windows reports for a double click with the left button.
+        let double = TrayIconEvent::DoubleClick {
+            id: TRAY_ID.into(),
+            position: tauri::PhysicalPosition::new(10.0, 10.0),
+            rect: tauri::Rect::default(),
+            button: MouseButton::Left,
+        };
+        let events = [
+            click(MouseButton::Left, MouseButtonState::Down),
+            click(MouseButton::Left, MouseButtonState::Up),
+            double,
+            click(MouseButton::Left, MouseButtonState::Up),
+        ];
+        let asked: Vec<_> = events.iter().filter_map(icon_click).collect();
+        assert_eq!(asked, [IconClick::ShowWindow, IconClick::ShowWindow]);
     }
 }
