@@ -47,6 +47,13 @@ async fn sign_in_through_the_window_then_sign_out() {
     // The list shows the tenant, signed out.
     wait_text(&c, "li.tenant .name", "contoso.onmicrosoft.com", 15).await;
     wait_text(&c, "li.tenant .state", "Signed out", 5).await;
+    // The page was told its platform before its scripts ran (window::platform_script, past the
+    // page's content security policy), so ui/format.js words the keyring as Linux has it.
+    let platform = c
+        .execute("return window.__VBM365_PLATFORM__;", vec![])
+        .await
+        .expect("script");
+    assert_eq!(platform, "linux");
 
     // Sign in: the panel shows the user code; approve it at the emulator.
     click(&c, r#"li.tenant [data-act="sign-in"]"#).await;

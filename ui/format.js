@@ -83,8 +83,15 @@ export function errorTitle(code) {
 }
 
 /**
+ * The OS the window runs on, as Rust names it: "windows", "macos" or "linux". The app sets it
+ * before any page script runs (`platform_script` in src-tauri/src/window.rs).
+ */
+export const PLATFORM = (typeof window !== "undefined" && window.__VBM365_PLATFORM__) || "linux";
+
+/**
  * What to do next, in this window's words, for the core's remedy kinds (the CLI words the same
  * kinds as commands). Kinds whose message already says it (try later, likely causes) have none.
+ * The keyring's words are Linux's here (a Secret Service); PLATFORM_REMEDY_HINTS has the others.
  */
 export const REMEDY_HINTS = {
   pick_saved_tenant: "Choose a tenant from the list.",
@@ -102,6 +109,20 @@ export const REMEDY_HINTS = {
   fix_config: "Correct or remove what is named above in the configuration file.",
 };
 
-export function remedyHint(remedy) {
-  return (remedy && REMEDY_HINTS[remedy]) || "";
+/** The words that differ on Windows (Credential Manager) and macOS (the login keychain). */
+export const PLATFORM_REMEDY_HINTS = {
+  windows: {
+    start_keyring: "Windows Credential Manager works only in your own Windows session: start the app from your desktop (not as a service, nor from a scheduled task set to \"Do not store password\"), or start it with VBM365_AUTH_STORAGE=file to keep secrets in a plain file.",
+    unlock_keyring: "Sign in to Windows with your own account, then try again.",
+  },
+  macos: {
+    start_keyring: "Check the login keychain in Keychain Access (it must be there and unlocked), or start the app with VBM365_AUTH_STORAGE=file to keep secrets in a plain file.",
+    unlock_keyring: "Unlock the login keychain (in Keychain Access), then try again.",
+  },
+};
+
+export function remedyHint(remedy, platform = PLATFORM) {
+  if (!remedy) return "";
+  const own = PLATFORM_REMEDY_HINTS[platform];
+  return (own && own[remedy]) || REMEDY_HINTS[remedy] || "";
 }

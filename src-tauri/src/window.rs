@@ -502,7 +502,19 @@ pub fn create<R: Runtime>(
         .ok_or(tauri::Error::WindowNotFound)?;
     config.url = WebviewUrl::App(opening.page().into());
     config.visible = visible;
-    WebviewWindowBuilder::from_config(app, &config)?.build()
+    WebviewWindowBuilder::from_config(app, &config)?
+        .initialization_script(platform_script())
+        .build()
+}
+
+/// Tells the pages which OS they run on before any of their scripts runs, as
+/// `window.__VBM365_PLATFORM__` (`"windows"`, `"macos"`, `"linux"`: Rust's
+/// `std::env::consts::OS`), so that `ui/format.js` names the keyring the user has.
+pub fn platform_script() -> String {
+    format!(
+        "window.__VBM365_PLATFORM__ = {};",
+        serde_json::Value::from(std::env::consts::OS)
+    )
 }
 
 /// In the window process: manages the [`TrayLink`] and follows the tray process's messages
@@ -546,6 +558,21 @@ fn come_forward<R: Runtime>(app: &AppHandle<R>, msg: ToWindow) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pages_are_told_the_platform_the_keyring_words_are_for() {
+        let script = platform_script();
+        if cfg!(target_os = "linux") {
+            assert_eq!(script, r#"window.__VBM365_PLATFORM__ = "linux";"#);
+        }
+        assert_eq!(
+            script,
+            format!(
+                r#"window.__VBM365_PLATFORM__ = "{}";"#,
+                std::env::consts::OS
+            )
+        );
+    }
 
     #[test]
     fn command_lines_round_trip() {
