@@ -22,15 +22,12 @@
 //! clipboard's content belongs to the process that copied it). The window process quits when its
 //! input ends, i.e. when the tray process is gone.
 
-use crate::{MAIN_WINDOW, TRAY_SIGN_IN_EVENT};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use tauri::{
-    AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder,
-};
+use tauri::{AppHandle, Manager, Runtime};
 
 /// Command-line flag of the window process.
 pub const WINDOW_ARG: &str = "--window";
@@ -390,170 +387,11 @@ fn watch<R: Runtime>(app: AppHandle<R>, started: Started, on_exit: fn(&AppHandle
     on_exit(&app, normal);
 }
 
-/// The window process forked off the tray process at its start (Linux; elsewhere, e.g. on macOS,
-/// where system frameworks do not survive a fork without exec, it is started from the executable).
 #[cfg(target_os = "linux")]
-mod early {
-    use std::fs::File;
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
+mod early;
+mod process;
 
-    /// Which side of the fork this is.
-    pub enum Forked {
-        /// The window process: its stdin and stdout are the pipes to the tray process.
-        Child,
-        /// The tray process: the window process's pid, its input and its output.
-        Parent { pid: u32, input: File, output: File },
-    }
-
-    /// A pipe whose ends are closed on `exec`: (read, write).
-    fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: pipe2 just opened both and nothing else owns them.
-        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-    }
-
-    /// Forks. Must be called while the process has a single thread: the child carries on in
-    /// `main` as the window process, with none of the parent's threads.
-    pub fn fork() -> std::io::Result<Forked> {
-        use std::os::fd::AsRawFd;
-        let (to_window_read, to_window_write) = pipe()?;
-        let (to_tray_read, to_tray_write) = pipe()?;
-        // SAFETY: the process has a single thread (see above), so the child gets a consistent
-        // copy of it.
-        match unsafe { libc::fork() } {
-            -1 => Err(std::io::Error::last_os_error()),
-            0 => {
-                // The window process: stdin and stdout become the pipes (without close-on-exec,
-                // as for any process); the other ends close with their OwnedFds.
-                // SAFETY: plain dup2 onto the standard descriptors.
-                let ok = unsafe {
-                    libc::dup2(to_window_read.as_raw_fd(), 0) == 0
-                        && libc::dup2(to_tray_write.as_raw_fd(), 1) == 1
-                };
-                if !ok {
-                    // No way to reach the tray process: nothing to show.
-                    std::process::exit(1);
-                }
-                Ok(Forked::Child)
-            }
-            pid => Ok(Forked::Parent {
-                pid: pid as u32,
-                input: File::from(to_window_write),
-                output: File::from(to_tray_read),
-            }),
-        }
-    }
-
-    /// Waits for the forked process to end and reaps it.
-    pub fn wait(pid: u32) -> std::io::Result<ExitStatus> {
-        let mut status = 0;
-        loop {
-            // SAFETY: waits for our own child; `status` is written by waitpid.
-            let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
-            if r == pid as libc::pid_t {
-                return Ok(ExitStatus::from_raw(status));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-    }
-}
-
-// ----- the window process's side --------------------------------------------------------------
-
-/// The tray process, as the window process reaches it (its state).
-pub struct TrayLink {
-    output: Mutex<std::io::Stdout>,
-}
-
-impl TrayLink {
-    /// Asks the tray process to put `text` on the clipboard.
-    pub fn copy(&self, text: &str) -> std::io::Result<()> {
-        let msg = line(&ToTray::Copy {
-            text: text.to_string(),
-        });
-        let mut out = lock(&self.output);
-        out.write_all(msg.as_bytes())?;
-        out.flush()
-    }
-}
-
-/// Creates the main window from its configuration; hidden unless `visible`.
-pub fn create<R: Runtime>(
-    app: &AppHandle<R>,
-    opening: Opening,
-    visible: bool,
-) -> tauri::Result<WebviewWindow<R>> {
-    let mut config = app
-        .config()
-        .app
-        .windows
-        .iter()
-        .find(|w| w.label == MAIN_WINDOW)
-        .cloned()
-        .ok_or(tauri::Error::WindowNotFound)?;
-    config.url = WebviewUrl::App(opening.page().into());
-    config.visible = visible;
-    WebviewWindowBuilder::from_config(app, &config)?
-        .initialization_script(platform_script())
-        .build()
-}
-
-/// Tells the pages which OS they run on before any of their scripts runs, as
-/// `window.__VBM365_PLATFORM__` (`"windows"`, `"macos"`, `"linux"`: Rust's
-/// `std::env::consts::OS`), so that `ui/format.js` names the keyring the user has.
-pub fn platform_script() -> String {
-    format!(
-        "window.__VBM365_PLATFORM__ = {};",
-        serde_json::Value::from(std::env::consts::OS)
-    )
-}
-
-/// In the window process: manages the [`TrayLink`] and follows the tray process's messages
-/// until its input ends, then quits.
-pub fn serve_tray<R: Runtime>(app: &AppHandle<R>) {
-    app.manage(TrayLink {
-        output: Mutex::new(std::io::stdout()),
-    });
-    let app = app.clone();
-    let reader = std::thread::Builder::new()
-        .name("tray-link".into())
-        .spawn(move || {
-            for text in std::io::stdin().lock().lines() {
-                let Ok(text) = text else { break };
-                match serde_json::from_str::<ToWindow>(&text) {
-                    Ok(msg) => come_forward(&app, msg),
-                    Err(e) => tracing::warn!(error = %e, "unknown message from the tray process"),
-                }
-            }
-            tracing::info!("the tray process is gone: closing the window");
-            app.exit(0);
-        });
-    if let Err(e) = reader {
-        tracing::warn!(error = %e, "cannot listen to the tray process");
-    }
-}
-
-/// Shows, unminimizes and focuses the window; starts a sign-in for [`ToWindow::SignIn`].
-fn come_forward<R: Runtime>(app: &AppHandle<R>, msg: ToWindow) {
-    let Some(w) = app.get_webview_window(MAIN_WINDOW) else {
-        return;
-    };
-    let _ = w.show();
-    let _ = w.unminimize();
-    let _ = w.set_focus();
-    if msg == ToWindow::SignIn {
-        let _ = w.emit(TRAY_SIGN_IN_EVENT, ());
-    }
-}
+pub use process::{create, platform_script, serve_tray, TrayLink};
 
 #[cfg(test)]
 mod tests {
