@@ -148,6 +148,8 @@ pub fn rows(emu: &Emulators, rt: &tokio::runtime::Runtime) -> Vec<Row> {
             format!("tray \"Show window\" to tenant list painted (median of {SHOW_RUNS})"),
             || show_window(&app, &floor, &cpu),
         ));
+    }
+    if crate::wanted("many") {
         // A service provider's list: 500 signed-in tenants.
         let many = rt.block_on(crate::fixture(emu, MANY));
         let many_env: Vec<(&str, &Path)> = vec![("VBM365_AUTH_CONFIG_DIR", many.dir.path())];

@@ -39,7 +39,9 @@ struct Row {
 
 /// Groups of figures; `vbm365-bench [GROUP…]` runs only those named (all but the 10-minute
 /// `soak` when none is).
-const GROUPS: [&str; 6] = ["cli", "start", "memory", "signin", "browser", "soak"];
+const GROUPS: [&str; 7] = [
+    "cli", "start", "many", "memory", "signin", "browser", "soak",
+];
 
 /// Whether the figures of `group` were asked for on the command line.
 fn wanted(group: &str) -> bool {
@@ -83,7 +85,10 @@ fn main() {
     if wanted("browser") {
         rows.extend(rt.block_on(browser::rows(&emu)));
     }
-    if ["start", "memory", "signin"].iter().any(|g| wanted(g)) {
+    if ["start", "many", "memory", "signin"]
+        .iter()
+        .any(|g| wanted(g))
+    {
         rows.extend(desktop::rows(&emu, &rt));
     }
     if wanted("soak") {
