@@ -1,5 +1,5 @@
 //! Thin, guarded access to the desktop plugins (clipboard, notifications, autostart; on Windows
-//! start at login is the core's [`vbm365_auth_core::autostart`] instead). Each helper works when
+//! and Linux start at login is the core's [`vbm365_auth_core::autostart`] instead). Each helper works when
 //! its plugin is missing (tests on the mock runtime) and reports that as an error instead of
 //! panicking.
 
@@ -58,9 +58,10 @@ pub fn on_notification_click<R: Runtime>(
 }
 
 /// Turns start-at-login on or off. On Windows the app writes its own Run entry
-/// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name);
-/// elsewhere the autostart plugin does it.
-#[cfg(not(windows))]
+/// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name), on
+/// Linux its own XDG autostart entry ([`vbm365_auth_core::autostart::xdg`]: the path quoted by
+/// the Desktop Entry rules, the file name the plugin used); on macOS the autostart plugin does it.
+#[cfg(target_os = "macos")]
 pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
     let Some(m) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() else {
         return Err(UiError::new(
@@ -78,8 +79,9 @@ pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
 }
 
 /// Turns start-at-login on or off. On Windows the app writes its own Run entry
-/// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name);
-/// elsewhere the autostart plugin does it.
+/// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name), on
+/// Linux its own XDG autostart entry ([`vbm365_auth_core::autostart::xdg`]: the path quoted by
+/// the Desktop Entry rules, the file name the plugin used); on macOS the autostart plugin does it.
 #[cfg(windows)]
 pub fn set_autostart<R: Runtime>(_app: &AppHandle<R>, on: bool) -> UiResult<()> {
     use vbm365_auth_core::autostart::{command_line, RunEntry};
@@ -102,12 +104,41 @@ pub fn set_autostart<R: Runtime>(_app: &AppHandle<R>, on: bool) -> UiResult<()> 
     })
 }
 
+#[cfg(target_os = "linux")]
+pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
+    use vbm365_auth_core::autostart::XdgEntry;
+    let r = XdgEntry::app().and_then(|entry| {
+        if on {
+            // An AppImage runs from a mount that is gone after sign-out: the entry starts the
+            // AppImage file itself, as the autostart plugin did.
+            let exe = match app.env().appimage {
+                Some(appimage) => std::path::PathBuf::from(appimage),
+                None => std::env::current_exe()?,
+            };
+            entry.enable(&exe, &[crate::HIDDEN_ARG])
+        } else {
+            entry.disable()
+        }
+    });
+    r.map_err(|e| {
+        UiError::new(
+            app_code::AUTOSTART,
+            format!("cannot change start at login: {e}"),
+        )
+    })
+}
+
 /// Whether start at login is on as the system has it, where the app keeps the entry itself
-/// (Windows: its Run entry, and not switched off in Task Manager); `None` elsewhere, where the
-/// saved setting is what the window shows.
+/// (Windows: its Run entry, and not switched off in Task Manager; Linux: its autostart file, and
+/// not switched off in the session's settings); `None` on macOS, where the saved setting is what
+/// the window shows.
 pub fn system_autostart() -> Option<bool> {
     #[cfg(windows)]
-    match vbm365_auth_core::autostart::RunEntry::app().is_enabled() {
+    let on = vbm365_auth_core::autostart::RunEntry::app().is_enabled();
+    #[cfg(target_os = "linux")]
+    let on = vbm365_auth_core::autostart::XdgEntry::app().and_then(|e| e.is_enabled());
+    #[cfg(any(windows, target_os = "linux"))]
+    match on {
         Ok(on) => return Some(on),
         Err(e) => tracing::warn!(error = %e, "cannot read the start-at-login entry"),
     }
@@ -115,7 +146,8 @@ pub fn system_autostart() -> Option<bool> {
 }
 
 /// Makes a snapshot's start-at-login setting say what the system does ([`system_autostart`]): the
-/// installer may have written the entry, and Task Manager may have switched it off.
+/// installer may have written the entry, and Task Manager or the session's settings may have
+/// switched it off.
 pub fn with_system_autostart(mut snap: Snapshot) -> Snapshot {
     if let Some(on) = system_autostart() {
         snap.settings.start_at_login = on;

@@ -66,7 +66,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, engine: Arc<Engine>) -> tau
 }
 
 /// Registers the desktop plugins the app drives from Rust: clipboard, notifications, autostart
-/// (not on Windows).
+/// (macOS only).
 /// None of their commands is reachable from the web UI, because the capability in
 /// `capabilities/` grants none of their permissions; the IPC tests register them on the mock
 /// builder too, so that it is the capability that refuses. (Single instance is added by [`run`]
@@ -79,10 +79,10 @@ pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     )
 }
 
-/// The autostart plugin, except on Windows, where the app keeps its Run entry itself
-/// (`desktop::set_autostart`): the plugin's leaves the program's path unquoted, which a path with
-/// spaces breaks.
-#[cfg(not(windows))]
+/// The autostart plugin, on macOS only: on Windows and Linux the app keeps its Run entry or XDG
+/// autostart file itself (`desktop::set_autostart`), since the plugin leaves the program's path
+/// unquoted there, which a path with spaces breaks.
+#[cfg(target_os = "macos")]
 fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.plugin(tauri_plugin_autostart::init(
         tauri_plugin_autostart::MacosLauncher::LaunchAgent,
@@ -90,7 +90,7 @@ fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     ))
 }
 
-#[cfg(windows)]
+#[cfg(not(target_os = "macos"))]
 fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
 }

@@ -17,8 +17,13 @@
 //!
 //! The quoting and the reading of the switch are plain functions, tested on every platform; the
 //! registry access ([`RunEntry`]) exists on Windows only and is tested under Wine.
+//!
+//! Linux's entry, a desktop file in the XDG autostart folder, is [`xdg`].
 
 use std::io;
+
+pub mod xdg;
+pub use xdg::XdgEntry;
 
 /// The value name of the app's entry: the product name, as the installer writes it.
 pub const RUN_VALUE: &str = "VBM365 Auth";
