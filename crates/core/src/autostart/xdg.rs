@@ -393,6 +393,8 @@ mod tests {
         )));
     }
 
+    // XDG paths are Unix paths: on Windows `/x/cfg` is not absolute (no drive) and is ignored.
+    #[cfg(unix)]
     #[test]
     fn the_config_directory_follows_xdg_config_home() {
         let home = Some(PathBuf::from("/home/jane"));
