@@ -57,6 +57,14 @@ pub fn on_notification_click<R: Runtime>(
     });
 }
 
+/// The window's error when start at login cannot be changed (every platform's way of doing it).
+fn autostart_failed(e: impl std::fmt::Display) -> UiError {
+    UiError::new(
+        app_code::AUTOSTART,
+        format!("cannot change start at login: {e}"),
+    )
+}
+
 /// Turns start-at-login on or off. On Windows the app writes its own Run entry
 /// ([`vbm365_auth_core::autostart`]: the program's path quoted, the installer's value name), on
 /// Linux its own XDG autostart entry ([`vbm365_auth_core::autostart::xdg`]: the path quoted by
@@ -70,12 +78,7 @@ pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
         ));
     };
     let r = if on { m.enable() } else { m.disable() };
-    r.map_err(|e| {
-        UiError::new(
-            app_code::AUTOSTART,
-            format!("cannot change start at login: {e}"),
-        )
-    })
+    r.map_err(autostart_failed)
 }
 
 /// Turns start-at-login on or off. On Windows the app writes its own Run entry
@@ -96,12 +99,7 @@ pub fn set_autostart<R: Runtime>(_app: &AppHandle<R>, on: bool) -> UiResult<()> 
     } else {
         entry.disable()
     };
-    r.map_err(|e| {
-        UiError::new(
-            app_code::AUTOSTART,
-            format!("cannot change start at login: {e}"),
-        )
-    })
+    r.map_err(autostart_failed)
 }
 
 #[cfg(target_os = "linux")]
@@ -120,12 +118,7 @@ pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
             entry.disable()
         }
     });
-    r.map_err(|e| {
-        UiError::new(
-            app_code::AUTOSTART,
-            format!("cannot change start at login: {e}"),
-        )
-    })
+    r.map_err(autostart_failed)
 }
 
 /// Whether start at login is on as the system has it, where the app keeps the entry itself
