@@ -103,27 +103,41 @@ pub(crate) async fn submit(State(app): State<App>, body: Bytes) -> Response {
         );
     };
     let tenant = html_escape(&dc.tenant);
-    match dc.state {
-        DeviceCodeState::Pending => {}
-        DeviceCodeState::Expired => {
-            return page(
-                "Code expired",
-                &form(
-                    "",
-                    Some("That code has expired. Go back to your app or device and start again."),
-                ),
-            )
-        }
-        _ => return page(
+    if let Some(refusal) = unusable(&dc.state) {
+        return refusal;
+    }
+    dc.state = if approve {
+        DeviceCodeState::Approved
+    } else {
+        DeviceCodeState::Declined
+    };
+    decided(approve, &tenant)
+}
+
+/// The page for a code that can no longer be approved or declined; `None` while it is pending.
+fn unusable(state: &DeviceCodeState) -> Option<Response> {
+    match state {
+        DeviceCodeState::Pending => None,
+        DeviceCodeState::Expired => Some(page(
+            "Code expired",
+            &form(
+                "",
+                Some("That code has expired. Go back to your app or device and start again."),
+            ),
+        )),
+        _ => Some(page(
             "Code already used",
             &form(
                 "",
                 Some("That code was already used. Go back to your app or device and start again."),
             ),
-        ),
+        )),
     }
+}
+
+/// What the person sees after approving or declining sign-in to `tenant` (already HTML-escaped).
+fn decided(approve: bool, tenant: &str) -> Response {
     if approve {
-        dc.state = DeviceCodeState::Approved;
         page(
             "Signed in",
             &format!(
@@ -131,7 +145,6 @@ pub(crate) async fn submit(State(app): State<App>, body: Bytes) -> Response {
             ),
         )
     } else {
-        dc.state = DeviceCodeState::Declined;
         page(
             "Sign-in declined",
             &format!(

@@ -73,44 +73,9 @@ pub(crate) async fn respond(
             util::response(StatusCode::GATEWAY_TIMEOUT, "text/plain", "", &[])
         }
         Fault::CloseConnection | Fault::LostReply => lose(conn).await,
-        Fault::Throttled { retry_after_secs } => {
-            let retry = [("retry-after", retry_after_secs.to_string())];
-            match server {
-                Server::Ms => AadError::throttled().into_response_with(&shared.ms_url, &retry),
-                Server::Vbm => nginx_page(StatusCode::TOO_MANY_REQUESTS, &retry),
-            }
-        }
-        Fault::Unavailable { retry_after_secs } => {
-            let retry: Vec<(&'static str, String)> = retry_after_secs
-                .map(|s| ("retry-after", s.to_string()))
-                .into_iter()
-                .collect();
-            match server {
-                Server::Ms => AadError::unavailable().into_response_with(&shared.ms_url, &retry),
-                Server::Vbm => {
-                    let mut headers = vec![("server", "Microsoft-HTTPAPI/2.0".to_string())];
-                    headers.extend(retry);
-                    util::response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "text/html; charset=us-ascii",
-                        HTTP_SYS_503_PAGE,
-                        &headers,
-                    )
-                }
-            }
-        }
-        Fault::ServerError => match endpoint {
-            Endpoint::MsDeviceCode | Endpoint::MsToken => {
-                AadError::server_error().into_response(&shared.ms_url)
-            }
-            // ASP.NET's text for an unhandled exception, in the server's documented error schema.
-            Endpoint::VbmToken(version) => VbmError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "An error has occurred.",
-                None,
-            )
-            .into_response(Some(version)),
-        },
+        Fault::Throttled { retry_after_secs } => throttled(server, retry_after_secs, shared),
+        Fault::Unavailable { retry_after_secs } => unavailable(server, retry_after_secs, shared),
+        Fault::ServerError => server_error(endpoint, shared),
         Fault::ProxyBadGateway => nginx_page(StatusCode::BAD_GATEWAY, &[]),
         Fault::ProxyAuthRequired => util::response(
             StatusCode::PROXY_AUTHENTICATION_REQUIRED,
@@ -121,6 +86,52 @@ pub(crate) async fn respond(
                 ("proxy-authenticate", "Basic realm=\"proxy\"".to_string()),
             ],
         ),
+    }
+}
+
+/// [`Fault::Throttled`]: Microsoft's own 429, or nginx's in front of VBM365.
+fn throttled(server: Server, retry_after_secs: u64, shared: &Shared) -> Response {
+    let retry = [("retry-after", retry_after_secs.to_string())];
+    match server {
+        Server::Ms => AadError::throttled().into_response_with(&shared.ms_url, &retry),
+        Server::Vbm => nginx_page(StatusCode::TOO_MANY_REQUESTS, &retry),
+    }
+}
+
+/// [`Fault::Unavailable`]: Microsoft's own 503, or HTTP.sys's in front of VBM365.
+fn unavailable(server: Server, retry_after_secs: Option<u64>, shared: &Shared) -> Response {
+    let retry: Vec<(&'static str, String)> = retry_after_secs
+        .map(|s| ("retry-after", s.to_string()))
+        .into_iter()
+        .collect();
+    match server {
+        Server::Ms => AadError::unavailable().into_response_with(&shared.ms_url, &retry),
+        Server::Vbm => {
+            let mut headers = vec![("server", "Microsoft-HTTPAPI/2.0".to_string())];
+            headers.extend(retry);
+            util::response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/html; charset=us-ascii",
+                HTTP_SYS_503_PAGE,
+                &headers,
+            )
+        }
+    }
+}
+
+/// [`Fault::ServerError`]: the server's own answer to an unhandled error.
+fn server_error(endpoint: Endpoint, shared: &Shared) -> Response {
+    match endpoint {
+        Endpoint::MsDeviceCode | Endpoint::MsToken => {
+            AadError::server_error().into_response(&shared.ms_url)
+        }
+        // ASP.NET's text for an unhandled exception, in the server's documented error schema.
+        Endpoint::VbmToken(version) => VbmError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An error has occurred.",
+            None,
+        )
+        .into_response(Some(version)),
     }
 }
 
