@@ -7,11 +7,24 @@ use crate::error::{UiError, UiResult};
 use tauri::{AppHandle, Manager, Runtime};
 use vbm365_auth_core::contract::{app_code, Snapshot};
 
-/// Copies text to the system clipboard. In the window process the tray process copies it, so
-/// that it stays on the clipboard after the window is closed ([`crate::window::TrayLink`]).
+/// Where [`copy_text`] sends text instead of the clipboard, when a process has one (managed
+/// state): the window process hands it to the tray process, so that it stays on the clipboard
+/// after the window is closed (`window::serve_tray` sets it up).
+pub struct ClipboardRelay(Box<RelaySend>);
+
+type RelaySend = dyn Fn(&str) -> std::io::Result<()> + Send + Sync;
+
+impl ClipboardRelay {
+    /// A relay that sends the text with `send`.
+    pub fn new(send: impl Fn(&str) -> std::io::Result<()> + Send + Sync + 'static) -> Self {
+        ClipboardRelay(Box::new(send))
+    }
+}
+
+/// Copies text to the system clipboard, or through the process's [`ClipboardRelay`].
 pub fn copy_text<R: Runtime>(app: &AppHandle<R>, text: &str) -> UiResult<()> {
-    if let Some(tray) = app.try_state::<crate::window::TrayLink>() {
-        return tray.copy(text).map_err(|e| {
+    if let Some(relay) = app.try_state::<ClipboardRelay>() {
+        return (relay.0)(text).map_err(|e| {
             UiError::new(
                 app_code::CLIPBOARD,
                 format!("cannot copy to the clipboard: the tray process is gone ({e})"),
@@ -94,7 +107,7 @@ pub fn set_autostart<R: Runtime>(_app: &AppHandle<R>, on: bool) -> UiResult<()> 
             let exe = exe.to_str().ok_or_else(|| {
                 std::io::Error::other(format!("the program's path {exe:?} is not Unicode"))
             })?;
-            command_line(exe, &[crate::HIDDEN_ARG]).and_then(|line| entry.enable(&line))
+            command_line(exe, &[crate::launch::HIDDEN_ARG]).and_then(|line| entry.enable(&line))
         })
     } else {
         entry.disable()
@@ -113,7 +126,7 @@ pub fn set_autostart<R: Runtime>(app: &AppHandle<R>, on: bool) -> UiResult<()> {
                 Some(appimage) => std::path::PathBuf::from(appimage),
                 None => std::env::current_exe()?,
             };
-            entry.enable(&exe, &[crate::HIDDEN_ARG])
+            entry.enable(&exe, &[crate::launch::HIDDEN_ARG])
         } else {
             entry.disable()
         }

@@ -9,12 +9,13 @@
 //! the tray, the background refresh, notifications and single instance, and never creates a web
 //! view. The window runs in a *window process* of its own (`--window`) that [`show_main_window`]
 //! starts when no window is open, and that ends when the window is closed, taking every WebKit
-//! process and all of WebKit's memory with it; see [`window`]. `--hidden` ([`HIDDEN_ARG`], what
-//! start at login passes) starts the tray process without a window.
+//! process and all of WebKit's memory with it; see [`window`]. `--hidden` ([`launch::HIDDEN_ARG`],
+//! what start at login passes) starts the tray process without a window.
 
 pub mod commands;
 pub mod desktop;
 pub mod error;
+pub mod launch;
 pub mod monitor;
 pub mod scheduler;
 pub mod signin;
@@ -23,22 +24,14 @@ pub mod tray;
 pub mod window;
 
 use chrono::Utc;
+use launch::wants_hidden;
 use state::AppState;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::Notify;
 use tray::{MenuId, Tray};
 use vbm365_auth_core::{Engine, EngineOptions};
-
-/// Label of the main window (tauri.conf.json).
-pub const MAIN_WINDOW: &str = "main";
-/// Event asking the window to start a sign-in of the active tenant (tray "Sign in…").
-pub const TRAY_SIGN_IN_EVENT: &str = "tray-sign-in";
-/// Command-line flag: start in the tray only, with no window (start at login passes it; a second
-/// launch with it leaves the running app's window as it is).
-pub const HIDDEN_ARG: &str = "--hidden";
 
 /// Registers the app state and every command on `builder`.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, engine: Arc<Engine>) -> tauri::Builder<R> {
@@ -86,18 +79,13 @@ pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.plugin(tauri_plugin_autostart::init(
         tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-        Some(vec![HIDDEN_ARG]),
+        Some(vec![launch::HIDDEN_ARG]),
     ))
 }
 
 #[cfg(not(target_os = "macos"))]
 fn with_autostart<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
-}
-
-/// Whether a command line (without the program name) asks for the tray only.
-pub fn wants_hidden<S: AsRef<str>>(args: &[S]) -> bool {
-    args.iter().any(|a| a.as_ref() == HIDDEN_ARG)
 }
 
 /// Shows, unminimizes and focuses the window, starting the window process when none runs.
@@ -207,50 +195,13 @@ fn stays_in_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
             .unwrap_or(true)
 }
 
-/// Environment variable of WebKitGTK that makes its web process paint with Skia on the CPU.
-pub const CPU_RENDERING_ENV: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
-
-/// Asks WebKitGTK to paint this app's pages on the CPU, unless the user chose otherwise by setting
-/// [`CPU_RENDERING_ENV`] themselves (`0` brings GPU painting back).
-///
-/// The window is a small form; GPU painting buys it nothing, while its first frame has to compile
-/// a GL shader for every kind of shape drawn. Without a GPU (virtual machines, remote desktops,
-/// Xvfb) Mesa's llvmpipe compiles those shaders with LLVM, which `make bench` measured as about
-/// 200 ms of the app's cold start. WebKit reads the variable once per process and hands the
-/// environment to its web process, so this must run before the first webview exists, while the
-/// process has a single thread.
-fn prefer_cpu_rendering() {
-    if cfg!(target_os = "linux") && std::env::var_os(CPU_RENDERING_ENV).is_none() {
-        std::env::set_var(CPU_RENDERING_ENV, "1");
-    }
-}
-
-/// Environment variable of GTK 3 (GDK) that turns its OpenGL support off (`disable`).
-pub const GDK_GL_ENV: &str = "GDK_GL";
-/// The tray process set [`GDK_GL_ENV`] itself (the window process does not inherit it then).
-static GL_OFF_IN_TRAY: AtomicBool = AtomicBool::new(false);
-
-/// Keeps OpenGL out of the tray process on Linux, unless the user set [`GDK_GL_ENV`].
-///
-/// On X11, GDK probes OpenGL when it opens the display, which loads the system's GL driver into
-/// the process: with Mesa, its LLVM-based driver alone was about 50 MB of the tray process's
-/// resident memory in `make bench`. The tray process draws no window (its menu is exported over
-/// D-Bus), so it needs none of it; the window process, which does, is started without the
-/// setting. Must run while the process has a single thread.
-fn no_gl_in_tray() {
-    if cfg!(target_os = "linux") && std::env::var_os(GDK_GL_ENV).is_none() {
-        std::env::set_var(GDK_GL_ENV, "disable");
-        GL_OFF_IN_TRAY.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Starts the desktop app (the `vbm365-auth-app` binary): the tray process, or with `--window`
 /// the window process.
 pub fn run() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut window_opening = window::Opening::from_args(&args);
     let mut until_shown = window::until_shown(&args);
-    prefer_cpu_rendering();
+    launch::prefer_cpu_rendering();
     // A plain launch starts its window process first (forked off this one, which has a single
     // thread yet), so that the window does not wait for the tray.
     let mut host = None;
@@ -264,7 +215,7 @@ pub fn run() {
         }
     }
     if window_opening.is_none() {
-        no_gl_in_tray();
+        launch::no_gl_in_tray();
     }
     tracing_subscriber::fmt()
         .with_env_filter(

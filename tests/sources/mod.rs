@@ -18,25 +18,29 @@ pub fn read(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
-/// The files of a directory of the repository whose names end with `suffix`, as (path, text),
+/// The files of a directory of the repository and its subdirectories whose names end with
+/// `suffix`, as (path, text),
 /// sorted by path.
 pub fn read_all(dir: &str, suffix: &str) -> Vec<(String, String)> {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut names: Vec<String> = std::fs::read_dir(&full)
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&full)
         .unwrap_or_else(|e| panic!("{}: {e}", full.display()))
         .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.ends_with(suffix))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| {
-            let path = format!("{dir}/{n}");
+    {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let path = format!("{dir}/{name}");
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(read_all(&path, suffix));
+        } else if name.ends_with(suffix) {
             let text = read(&path);
-            (path, text)
-        })
-        .collect()
+            out.push((path, text));
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The text after the first `start` in `text`, panicking (naming `file`) if there is none.

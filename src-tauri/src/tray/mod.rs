@@ -109,12 +109,15 @@ pub struct Tray<R: Runtime> {
 }
 
 impl<R: Runtime> Tray<R> {
-    /// Creates the tray icon with an initial model. Menu clicks go to `on_menu`.
+    /// Creates the tray icon with an initial model. Menu clicks go to `on_menu`, and so does a
+    /// click on the icon that shows the window ([`icon_click`]), as [`MenuId::ShowWindow`].
     pub fn create(
         app: &AppHandle<R>,
         initial: TrayModel,
         on_menu: impl Fn(&AppHandle<R>, MenuId) + Send + Sync + 'static,
     ) -> tauri::Result<Self> {
+        let on_menu = std::sync::Arc::new(on_menu);
+        let on_click = on_menu.clone();
         let menu = build_menu(app, &initial.menu)?;
         let icon = TrayIconBuilder::with_id(TRAY_ID)
             .icon(icon(initial.attention)?)
@@ -126,9 +129,9 @@ impl<R: Runtime> Tray<R> {
                     on_menu(app, id);
                 }
             })
-            .on_tray_icon_event(|tray, ev| {
+            .on_tray_icon_event(move |tray, ev| {
                 if let Some(IconClick::ShowWindow) = icon_click(&ev) {
-                    crate::show_main_window(tray.app_handle());
+                    on_click(tray.app_handle(), MenuId::ShowWindow);
                 }
             })
             .build(app)?;

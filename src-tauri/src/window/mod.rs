@@ -29,6 +29,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tauri::{AppHandle, Manager, Runtime};
 
+/// Label of the main window (tauri.conf.json).
+pub const MAIN_WINDOW: &str = "main";
+/// Event asking the window to start a sign-in of the active tenant (tray "Sign in…").
+pub const TRAY_SIGN_IN_EVENT: &str = "tray-sign-in";
+
 /// Command-line flag of the window process.
 pub const WINDOW_ARG: &str = "--window";
 /// With [`WINDOW_ARG`]: the window starts a sign-in of the active tenant.
@@ -342,9 +347,9 @@ fn spawn(
         .args(until_shown.then_some(UNTIL_SHOWN_ARG))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
-    if crate::GL_OFF_IN_TRAY.load(Ordering::Relaxed) {
+    if crate::launch::gl_off_in_tray() {
         // Only the tray process goes without GL; the window paints as the user chose.
-        cmd.env_remove(crate::GDK_GL_ENV);
+        cmd.env_remove(crate::launch::GDK_GL_ENV);
     }
     let mut child = cmd.spawn()?;
     let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
@@ -391,7 +396,7 @@ fn watch<R: Runtime>(app: AppHandle<R>, started: Started, on_exit: fn(&AppHandle
 mod early;
 mod process;
 
-pub use process::{create, platform_script, serve_tray, TrayLink};
+pub use process::{create, platform_script, serve_tray};
 
 #[cfg(test)]
 mod tests {

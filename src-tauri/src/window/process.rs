@@ -1,21 +1,21 @@
 //! The window process's side: its window, and its link to the tray process.
 
-use super::{line, lock, Opening, ToTray, ToWindow};
-use crate::{MAIN_WINDOW, TRAY_SIGN_IN_EVENT};
+use super::{line, lock, Opening, ToTray, ToWindow, MAIN_WINDOW, TRAY_SIGN_IN_EVENT};
+use crate::desktop::ClipboardRelay;
 use std::io::{BufRead, Write};
 use std::sync::Mutex;
 use tauri::{
     AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder,
 };
 
-/// The tray process, as the window process reaches it (its state).
-pub struct TrayLink {
+/// The tray process, as the window process reaches it.
+struct TrayLink {
     output: Mutex<std::io::Stdout>,
 }
 
 impl TrayLink {
     /// Asks the tray process to put `text` on the clipboard.
-    pub fn copy(&self, text: &str) -> std::io::Result<()> {
+    fn copy(&self, text: &str) -> std::io::Result<()> {
         let msg = line(&ToTray::Copy {
             text: text.to_string(),
         });
@@ -56,12 +56,13 @@ pub fn platform_script() -> String {
     )
 }
 
-/// In the window process: manages the [`TrayLink`] and follows the tray process's messages
-/// until its input ends, then quits.
+/// In the window process: sends what the window copies to the tray process (a
+/// [`ClipboardRelay`]) and follows the tray process's messages until its input ends, then quits.
 pub fn serve_tray<R: Runtime>(app: &AppHandle<R>) {
-    app.manage(TrayLink {
+    let link = TrayLink {
         output: Mutex::new(std::io::stdout()),
-    });
+    };
+    app.manage(ClipboardRelay::new(move |text| link.copy(text)));
     let app = app.clone();
     let reader = std::thread::Builder::new()
         .name("tray-link".into())
