@@ -218,28 +218,53 @@ pub fn model(tenants: &[TenantStatus], recent: &[String], now: DateTime<Utc>) ->
     let attention = tenants
         .iter()
         .any(|t| t.state == TenantState::SignInRequired);
-    let needing = tenants
-        .iter()
-        .filter(|t| t.state == TenantState::SignInRequired)
-        .count();
-    let tooltip = fit_tooltip(active.map(|t| t.profile.name.as_str()), |name| {
-        let tooltip = match active {
-            Some(t) => format!("VBM365 Auth\n{name}: {}", describe(t, now)),
-            None if tenants.is_empty() => "VBM365 Auth\nno tenant saved".into(),
-            None => "VBM365 Auth\nno active tenant".into(),
-        };
-        if attention {
-            format!("{tooltip}\n{needing} tenant(s) need sign-in")
-        } else {
-            tooltip
-        }
-    });
     let header = match active {
         Some(t) => format!("{} — {}", t.profile.name, describe(t, now)),
         None => "No active tenant".into(),
     };
     let has_tokens =
         active.is_some_and(|t| matches!(t.state, TenantState::SignedIn | TenantState::Expired));
+    let menu = vec![
+        item(MenuId::Header, &header, false),
+        MenuEntry::Separator,
+        switch_menu(tenants, recent),
+        item(MenuId::RefreshNow, "Refresh now", has_tokens),
+        item(MenuId::CopyToken, "Copy access token", has_tokens),
+        item(MenuId::SignIn, "Sign in…", active.is_some()),
+        MenuEntry::Separator,
+        item(MenuId::ShowWindow, "Show window", true),
+        item(MenuId::Quit, "Quit", true),
+    ];
+    TrayModel {
+        tooltip: tooltip(tenants, active, now),
+        attention,
+        menu,
+    }
+}
+
+/// The tooltip: the active tenant and its state, and how many tenants need sign-in.
+fn tooltip(tenants: &[TenantStatus], active: Option<&TenantStatus>, now: DateTime<Utc>) -> String {
+    let needing = tenants
+        .iter()
+        .filter(|t| t.state == TenantState::SignInRequired)
+        .count();
+    fit_tooltip(active.map(|t| t.profile.name.as_str()), |name| {
+        let tooltip = match active {
+            Some(t) => format!("VBM365 Auth\n{name}: {}", describe(t, now)),
+            None if tenants.is_empty() => "VBM365 Auth\nno tenant saved".into(),
+            None => "VBM365 Auth\nno active tenant".into(),
+        };
+        if needing > 0 {
+            format!("{tooltip}\n{needing} tenant(s) need sign-in")
+        } else {
+            tooltip
+        }
+    })
+}
+
+/// The "Switch tenant" submenu: the tenants of [`switch_list`], the active one checked, and
+/// "More…" when some were left out.
+fn switch_menu(tenants: &[TenantStatus], recent: &[String]) -> MenuEntry {
     let (listed, more) = switch_list(tenants, recent);
     let mut switch_items: Vec<MenuEntry> = listed
         .iter()
@@ -257,26 +282,11 @@ pub fn model(tenants: &[TenantStatus], recent: &[String], now: DateTime<Utc>) ->
             true,
         ));
     }
-    let menu = vec![
-        item(MenuId::Header, &header, false),
-        MenuEntry::Separator,
-        MenuEntry::Submenu {
-            id: MenuId::SwitchMenu,
-            text: "Switch tenant".into(),
-            enabled: !switch_items.is_empty(),
-            items: switch_items,
-        },
-        item(MenuId::RefreshNow, "Refresh now", has_tokens),
-        item(MenuId::CopyToken, "Copy access token", has_tokens),
-        item(MenuId::SignIn, "Sign in…", active.is_some()),
-        MenuEntry::Separator,
-        item(MenuId::ShowWindow, "Show window", true),
-        item(MenuId::Quit, "Quit", true),
-    ];
-    TrayModel {
-        tooltip,
-        attention,
-        menu,
+    MenuEntry::Submenu {
+        id: MenuId::SwitchMenu,
+        text: "Switch tenant".into(),
+        enabled: !switch_items.is_empty(),
+        items: switch_items,
     }
 }
 
