@@ -187,10 +187,10 @@ mod tests {
 
     /// The literals `Error::code` returns, read from its source: every `"…"` in its body.
     fn codes_in_error_rs() -> std::collections::BTreeSet<String> {
-        let src = include_str!("../error/mod.rs");
+        let src = include_str!("../error/code.rs");
         let start = src
             .find("pub fn code(&self)")
-            .expect("Error::code in error/mod.rs");
+            .expect("Error::code in error/code.rs");
         let body = &src[start..];
         let body = &body[..body.find("\n    }\n").expect("end of Error::code")];
         body.split('"')
@@ -208,7 +208,7 @@ mod tests {
             ERROR_CODES.iter().map(|c| c.to_string()).collect();
         assert_eq!(
             given, listed,
-            "ERROR_CODES (contract/mod.rs) and Error::code (error/mod.rs) disagree"
+            "ERROR_CODES (contract/mod.rs) and Error::code (error/code.rs) disagree"
         );
     }
 
