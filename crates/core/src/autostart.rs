@@ -16,7 +16,7 @@
 //! working; turning it off removes both values.
 //!
 //! The quoting and the reading of the switch are plain functions, tested on every platform; the
-//! registry access ([`RunEntry`]) exists on Windows only and is tested under Wine.
+//! registry access (`RunEntry`) exists on Windows only and is tested under Wine.
 //!
 //! Linux's entry, a desktop file in the XDG autostart folder, is [`xdg`].
 

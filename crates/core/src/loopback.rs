@@ -13,9 +13,9 @@
 //!   nothing listening.
 //! - The wait ends after `timeout` ([`Error::BrowserSignInTimedOut`]) or when its future is dropped
 //!   (cancel); either way the socket closes.
-//! - At most [`MAX_READING`] connections are read at once; the others wait in the system's
+//! - At most `MAX_READING` (16) connections are read at once; the others wait in the system's
 //!   backlog until one is done, so idle connections cannot pile up. A failed `accept` (out of
-//!   file descriptors, …) is tried again after [`ACCEPT_BACKOFF`], not at once.
+//!   file descriptors, …) is tried again after `ACCEPT_BACKOFF` (100 ms), not at once.
 //!
 //! Portable: only tokio's TCP types, no platform call.
 

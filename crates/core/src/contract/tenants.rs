@@ -194,7 +194,7 @@ pub struct InvalidEntry {
     pub entry: usize,
     /// Its name, when it has a readable one.
     pub tenant: Option<String>,
-    /// Stable code of the problem ([`Error::code`]).
+    /// Stable code of the problem ([`Error::code`](crate::Error::code)).
     pub code: String,
     /// What is wrong.
     pub message: String,

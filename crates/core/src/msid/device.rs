@@ -19,10 +19,10 @@ pub struct DeviceAuthorization {
     /// Where the user enters the code, as sent (`verification_url` on older endpoints). Not
     /// checked: open it only after [`crate::validate::verification_uri`].
     pub verification_uri: String,
-    /// Seconds the device code lives, at most [`MAX_DEVICE_CODE_LIFETIME`].
+    /// Seconds the device code lives, at most [`MAX_DEVICE_CODE_LIFETIME`](super::MAX_DEVICE_CODE_LIFETIME).
     pub expires_in: u64,
-    /// Seconds between polls: [`DEFAULT_INTERVAL`] when the server sent none (or 0), at most
-    /// [`MAX_INTERVAL`].
+    /// Seconds between polls: [`DEFAULT_INTERVAL`](super::DEFAULT_INTERVAL) when the server sent none (or 0), at most
+    /// [`MAX_INTERVAL`](super::MAX_INTERVAL).
     pub interval: u64,
     /// Microsoft's instruction for the user, made safe to show; `None` when the reply had none.
     pub message: Option<String>,

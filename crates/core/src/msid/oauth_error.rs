@@ -8,7 +8,7 @@ use crate::text;
 pub enum OAuthError {
     /// `authorization_pending`: the user has not approved yet; poll again after the interval.
     AuthorizationPending,
-    /// `slow_down`: polls come too fast; the interval grows by [`SLOW_DOWN_STEP`] for the rest of
+    /// `slow_down`: polls come too fast; the interval grows by [`SLOW_DOWN_STEP`](super::SLOW_DOWN_STEP) for the rest of
     /// the flow.
     SlowDown,
     /// `authorization_declined`: the user declined the sign-in (code `sign_in_declined`).
@@ -30,7 +30,7 @@ pub enum OAuthError {
     /// `consent_required`: the scope needs a consent that was not given. A refusal.
     ConsentRequired,
     /// `temporarily_unavailable`: Microsoft cannot answer for now. Transient: the client reports it
-    /// as [`Error::ServerFailure`].
+    /// as [`Error::ServerFailure`](crate::Error::ServerFailure).
     TemporarilyUnavailable,
     /// `server_error`: a failure inside Microsoft. Transient, like `temporarily_unavailable`.
     ServerError,
