@@ -85,11 +85,7 @@ fn devicecode_reply(
             drop(inner);
             json_ok(body)
         }
-        Err(e) => {
-            inner.count("ms_errors");
-            drop(inner);
-            e.into_response(&shared.ms_url)
-        }
+        Err(e) => super::refused(shared, inner, e),
     }
 }
 

@@ -14,7 +14,7 @@ pub(crate) use tokens::issue_tokens;
 use crate::aad::{ms_headers, AadError};
 use crate::faults::{self, Endpoint};
 use crate::serve::{App, ConnectionControl};
-use crate::state::Shared;
+use crate::state::{Inner, Shared};
 use crate::types::{Fault, Server};
 use crate::util::{self, Fields};
 use axum::body::Bytes;
@@ -23,6 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
+use std::sync::MutexGuard;
 
 /// The device code grant type.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -128,12 +129,16 @@ fn token_reply(
             drop(inner);
             json_ok(body)
         }
-        Err(e) => {
-            inner.count("ms_errors");
-            drop(inner);
-            e.into_response(&shared.ms_url)
-        }
+        Err(e) => refused(shared, inner, e),
     }
+}
+
+/// Microsoft's reply to a request it refuses with `e`, counted as `ms_errors` (the state's lock
+/// is let go first).
+fn refused(shared: &Shared, mut inner: MutexGuard<'_, Inner>, e: AadError) -> Response {
+    inner.count("ms_errors");
+    drop(inner);
+    e.into_response(&shared.ms_url)
 }
 
 /// The signed-in user of a tenant.
