@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Service name of every entry this product writes.
 pub const SERVICE: &str = "vbm365-auth";
@@ -49,10 +49,16 @@ impl OsKeyring {
         }
     }
 
+    /// Runs `op` on a thread of its own and waits at most the timeout for it. A call the Secret
+    /// Service client gave up on after its own 2 s ([`secret_service_no_reply`]: a busy or
+    /// briefly stalled keyring daemon) is made again while the timeout lasts, so that the
+    /// timeout, not the library's, decides when the keyring counts as not answering. Every
+    /// operation is safe to repeat: a read, a write of the same value, a delete that accepts a
+    /// missing entry.
     fn call<T: Send + 'static>(
         &self,
         account: &str,
-        op: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
+        op: impl Fn(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T> {
         if account.chars().count() > MAX_ACCOUNT_CHARS {
             return Err(Error::InvalidInput(format!(
@@ -63,12 +69,22 @@ impl OsKeyring {
         }
         let (tx, rx) = mpsc::channel();
         let account = account.to_string();
+        let deadline = Instant::now() + self.timeout;
         // A hung call keeps its thread; the process still answers within the timeout.
         std::thread::Builder::new()
             .name("keyring".into())
-            .spawn(move || {
-                let r = keyring::Entry::new(SERVICE, &account).and_then(op);
-                let _ = tx.send(r);
+            .spawn(move || loop {
+                let r = keyring::Entry::new(SERVICE, &account).and_then(&op);
+                match r {
+                    Err(e) if secret_service_no_reply(&e) && Instant::now() < deadline => {
+                        tracing::debug!("the Secret Service did not answer in time: asking again");
+                        std::thread::sleep(NO_REPLY_PAUSE);
+                    }
+                    r => {
+                        let _ = tx.send(r);
+                        return;
+                    }
+                }
             })
             .map_err(|e| Error::KeyringUnavailable(format!("cannot start a thread: {e}")))?;
         match rx.recv_timeout(self.timeout) {
@@ -76,6 +92,30 @@ impl OsKeyring {
             Err(_) => Err(Error::KeyringTimeout(self.timeout)),
         }
     }
+}
+
+/// Pause before a call the Secret Service did not answer is made again.
+const NO_REPLY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether the Secret Service client gave up waiting for the keyring daemon's reply
+/// (`org.freedesktop.DBus.Error.NoReply`: `dbus-secret-service` waits 2 s for each D-Bus call),
+/// as opposed to an answer that refused or failed the call.
+#[cfg(target_os = "linux")]
+fn secret_service_no_reply(e: &keyring::Error) -> bool {
+    let (keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner)) = e
+    else {
+        return false;
+    };
+    matches!(
+        inner.downcast_ref::<dbus_secret_service::Error>(),
+        Some(dbus_secret_service::Error::Dbus(d))
+            if d.name() == Some("org.freedesktop.DBus.Error.NoReply")
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn secret_service_no_reply(_: &keyring::Error) -> bool {
+    false
 }
 
 fn map_keyring_error(e: keyring::Error) -> Error {
@@ -133,6 +173,30 @@ fn check_value_length(value: &Secret) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_a_secret_service_call_left_unanswered_is_asked_again() {
+        let dbus_error = |name: &str| {
+            keyring::Error::PlatformFailure(Box::new(dbus_secret_service::Error::Dbus(
+                dbus::Error::new_custom(name, "Did not receive a reply."),
+            )))
+        };
+        assert!(secret_service_no_reply(&dbus_error(
+            "org.freedesktop.DBus.Error.NoReply"
+        )));
+        // An answer, even a failing one, is final.
+        assert!(!secret_service_no_reply(&dbus_error(
+            "org.freedesktop.DBus.Error.ServiceUnknown"
+        )));
+        assert!(!secret_service_no_reply(&keyring::Error::NoStorageAccess(
+            Box::new(dbus_secret_service::Error::Locked)
+        )));
+        assert!(!secret_service_no_reply(&keyring::Error::PlatformFailure(
+            "Did not receive a reply".into()
+        )));
+        assert!(!secret_service_no_reply(&keyring::Error::NoEntry));
+    }
 
     #[test]
     fn values_and_accounts_too_long_for_credential_manager_are_refused_before_any_call() {
