@@ -1,8 +1,9 @@
 //! A service provider's app: 500 tenants. In the real window (WebDriver): every tenant listed in
-//! compact rows, counts by state, the filter box (name, server, state), a state chip, keyboard
-//! navigation from the filter into the list, Enter making the focused tenant active (as the CLI
-//! then sees it), and a row's menu. In the tray (D-Bus): "Switch tenant" lists the active tenant
-//! and the ones used lately, then "More…", which opens the window.
+//! compact rows, drawn a page at a time (the next as the end nears the screen, or as the keyboard
+//! moves past the rows drawn), counts by state, the filter box (name, server, state), a state chip,
+//! keyboard navigation from the filter into the list, Enter making the focused tenant active (as
+//! the CLI then sees it), and a row's menu. In the tray (D-Bus): "Switch tenant" lists the active
+//! tenant and the ones used lately, then "More…", which opens the window.
 //!
 //! Needs an X display, a session bus, the built CLI (`cargo build -p vbm365-auth-cli`) and
 //! tauri-driver; ignored by default:
@@ -54,7 +55,7 @@ async fn eval(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.expect("script")
 }
 
-/// The names of the rows the filter lets through, in order.
+/// The names of the rows drawn, in order.
 async fn visible(c: &Client) -> Vec<String> {
     let v = eval(
         c,
@@ -77,6 +78,27 @@ async fn wait_visible(c: &Client, want: &[String]) {
             "visible rows: {} (first {:?}), wanted {want:?}",
             now.len(),
             now.iter().take(5).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the rows drawn are the first page of `all` (the tenants the filter lets through,
+/// in order): a first part of it, not every one when there are more than a page. Returns how
+/// many rows the page holds.
+async fn wait_first_page(c: &Client, all: &[String]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = visible(c).await;
+        if !now.is_empty() && now.len() < all.len() && all.starts_with(&now) {
+            return now.len();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rows drawn: {} (first {:?}), wanted the first part of {} rows",
+            now.len(),
+            now.iter().take(5).collect::<Vec<_>>(),
+            all.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -113,10 +135,10 @@ async fn the_window_filters_navigates_by_keyboard_and_switches_among_500_tenants
     let s = many(&[1, 2]).await;
     let (_driver, c) = open(&s.config, &[]).await;
     wait_text(&c, "li.tenant .name", &name(0), 20).await;
-    assert_eq!(
-        eval(&c, "return document.querySelectorAll('li.tenant').length").await,
-        json!(N)
-    );
+    // The first rows are drawn, not 500; every tenant shows in the counts.
+    let all: Vec<String> = (0..N).map(name).collect();
+    let page = wait_first_page(&c, &all).await;
+    assert_eq!(text_of(&c, "#shown-count").await, "");
     // Counts by state, as chips.
     let counts = wait_text(&c, "#counts", "All 500", 10).await;
     assert!(counts.contains("Signed in 2"), "{counts}");
@@ -140,13 +162,15 @@ async fn the_window_filters_navigates_by_keyboard_and_switches_among_500_tenants
     wait_visible(&c, &nineties).await;
     // Escape in the filter clears it.
     filter.send_keys(&key(Key::Escape)).await.expect("escape");
-    wait_visible(&c, &(0..N).map(name).collect::<Vec<_>>()).await;
+    wait_visible(&c, &all[..page]).await;
+    assert_eq!(text_of(&c, "#shown-count").await, "");
 
     // A state chip shows only the tenants in that state; "All" shows every one again.
     click(&c, "#counts button.chip.signed_in").await;
     wait_visible(&c, &[name(1), name(2)]).await;
     click(&c, "#counts button.chip.all").await;
-    assert_eq!(visible(&c).await.len(), N);
+    wait_visible(&c, &all[..page]).await;
+    assert_eq!(text_of(&c, "#shown-count").await, "");
 
     // Keyboard: from the filter into the list, down one row, Enter makes that tenant active.
     filter.send_keys("customer04").await.expect("type");
@@ -192,6 +216,115 @@ async fn the_window_filters_navigates_by_keyboard_and_switches_among_500_tenants
         "the CLI sees the tenant made active from the row menu",
         Duration::from_secs(10),
         || (active_tenant(&s.config) == Some(name(41))).then_some(()),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a display, a session bus and tauri-driver; run with --ignored --test-threads=1"]
+async fn rows_past_the_first_page_are_drawn_by_scrolling_filtering_and_the_keyboard() {
+    require_desktop_session();
+    let s = many(&[]).await;
+    let (_driver, c) = open(&s.config, &[]).await;
+    wait_text(&c, "li.tenant .name", &name(0), 20).await;
+    let all: Vec<String> = (0..N).map(name).collect();
+    let page = wait_first_page(&c, &all).await;
+
+    // A filter that lets through only a tenant far past the first page shows it.
+    let filter = c.find(Locator::Css("#filter")).await.expect("filter box");
+    filter.send_keys("customer321").await.expect("type");
+    wait_visible(&c, &[name(321)]).await;
+    assert_eq!(text_of(&c, "#shown-count").await, "1 of 500 shown");
+    filter.clear().await.expect("clear");
+
+    // 100 tenants: customer400…499. The keyboard moves through all of them, not only through the
+    // rows drawn.
+    filter.send_keys("customer4").await.expect("type");
+    let fours: Vec<String> = (400..500).map(name).collect();
+    wait_first_page(&c, &fours).await;
+    assert_eq!(text_of(&c, "#shown-count").await, "100 of 500 shown");
+    filter.send_keys(&key(Key::Down)).await.expect("down");
+    assert_eq!(focused_row(&c).await, name(400));
+    // Down from the last row drawn draws and focuses the next one.
+    let last = visible(&c).await.len();
+    assert!(last < fours.len(), "all {last} rows drawn at once");
+    eval(
+        &c,
+        "document.querySelector('#tenants').lastElementChild.focus()",
+    )
+    .await;
+    assert_eq!(focused_row(&c).await, fours[last - 1]);
+    keys(&c, &key(Key::Down)).await;
+    assert_eq!(focused_row(&c).await, fours[last]);
+    assert_eq!(visible(&c).await[..=last], fours[..=last]);
+    keys(&c, &key(Key::End)).await;
+    assert_eq!(focused_row(&c).await, name(499), "End reaches the last one");
+    keys(&c, &key(Key::PageUp)).await;
+    assert_eq!(focused_row(&c).await, name(489));
+    keys(&c, &key(Key::Home)).await;
+    assert_eq!(focused_row(&c).await, name(400));
+
+    // End in the whole list, then Enter: the last tenant is made active, its row (rebuilt) keeps
+    // the focus and the rows drawn stay drawn.
+    keys(&c, &key(Key::Escape)).await; // to the filter
+    filter.send_keys(&key(Key::Escape)).await.expect("clear");
+    wait_visible(&c, &all[..page]).await;
+    filter.send_keys(&key(Key::Down)).await.expect("down");
+    keys(&c, &key(Key::End)).await;
+    assert_eq!(focused_row(&c).await, name(N - 1));
+    keys(&c, &key(Key::Enter)).await;
+    wait_text(&c, "#notice", "is now the active tenant", 10).await;
+    assert_eq!(active_tenant(&s.config), Some(name(N - 1)));
+    wait_text(
+        &c,
+        &format!(r#"li.tenant[data-name="{}"] .active-badge"#, name(N - 1)),
+        "active",
+        10,
+    )
+    .await;
+    assert_eq!(
+        focused_row(&c).await,
+        name(N - 1),
+        "the focus stays on the row"
+    );
+    assert_eq!(visible(&c).await, all);
+    // Its menu opens there too (Shift+F10), on its first item that can be used (signed out and
+    // active now: Edit), and Escape closes it.
+    keys(&c, &format!("{}{}", key(Key::Shift), key(Key::F10))).await;
+    let row = format!(r#"li.tenant[data-name="{}"]"#, name(N - 1));
+    let open_menu = format!("return !document.querySelector('{row} .row-menu').hidden");
+    assert_eq!(eval(&c, &open_menu).await, json!(true));
+    assert_eq!(
+        eval(&c, "return document.activeElement.textContent").await,
+        json!("Edit")
+    );
+    keys(&c, &key(Key::Escape)).await;
+    assert_eq!(eval(&c, &open_menu).await, json!(false));
+
+    // A new filter starts from the first page again; scrolling to the end of the list draws the
+    // rest, page by page, until the last tenant.
+    filter.send_keys("customer").await.expect("type");
+    wait_first_page(&c, &all).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        eval(
+            &c,
+            "window.scrollTo(0, document.documentElement.scrollHeight)",
+        )
+        .await;
+        if visible(&c).await.len() == N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scrolling to the end did not draw every row"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(visible(&c).await, all);
+    assert_eq!(
+        eval(&c, "return document.querySelector('#more-rows').hidden").await,
+        json!(true),
+        "room kept for rows that are all drawn"
     );
 }
 

@@ -17,7 +17,7 @@ const MANY: usize = 500;
 /// 11 (`bench49`, `bench490`…`bench499`).
 const FILTER_TYPED: &str = "bench49";
 const FILTER_ROUNDS: usize = 2;
-/// Goal for a filter keystroke to the repaint (issue 12).
+/// Goal for every filter keystroke to the repaint (issue 12): met when the slowest key is within.
 const FILTER_GOAL: Duration = Duration::from_millis(50);
 
 /// The group's rows; `env` is the environment of the three-tenant fixture.
@@ -123,13 +123,15 @@ fn filter_keystrokes(app: &Path, env: &[(&str, &Path)]) -> Result<Row, String> {
             s.execute_async(FILTER_WAIT, json!([n]))?;
         }
     }
+    // The window draws the rows a page at a time: an empty count of those shown means the filter
+    // lets every tenant through again.
     let shown = s.execute(
-        "return [...document.querySelectorAll('li.tenant')].filter((li) => !li.hidden).length",
+        "return [document.querySelector('#filter').value, document.querySelector('#shown-count').textContent, document.querySelectorAll('li.tenant').length]",
         json!([]),
     )?;
-    if shown != json!(MANY) {
+    if shown[0] != json!("") || shown[1] != json!("") || shown[2] == json!(0) {
         return Err(format!(
-            "after deleting the filter, {shown} rows show, not {MANY}"
+            "after deleting the filter: [filter, shown count, rows drawn] = {shown}"
         ));
     }
     let v = s.execute_async(FILTER_WAIT, json!([n]))?;
@@ -152,7 +154,11 @@ fn filter_keystrokes(app: &Path, env: &[(&str, &Path)]) -> Result<Row, String> {
             times.len()
         ),
         figure: format!("median {}, max {}", crate::ms(med), crate::ms(worst)),
-        target: format!("<= {} ms", FILTER_GOAL.as_millis()),
-        verdict: if med <= FILTER_GOAL { "met" } else { "MISSED" },
+        target: format!("<= {} ms, every key", FILTER_GOAL.as_millis()),
+        verdict: if worst <= FILTER_GOAL {
+            "met"
+        } else {
+            "MISSED"
+        },
     })
 }
